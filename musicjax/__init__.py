@@ -1,0 +1,1 @@
+"""musicjax: deep-learning music and lyrics generation in JAX."""

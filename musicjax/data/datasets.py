@@ -1,0 +1,151 @@
+"""The corpora as TFDS datasets in array_record format (no TensorFlow), built once into
+`MUSICJAX_DATA/tfds` and read back as random-access sources for grain."""
+
+from __future__ import annotations
+
+import collections
+import json
+import sys
+import time
+
+import tensorflow_datasets as tfds
+
+from musicjax.data import corpora
+from musicjax.data.files import atomic_write_text, data_dir
+from musicjax.data.records import record_to_score, score_to_record, tfds_features
+from musicjax.data.score import Score
+
+
+def tfds_dir():
+    return data_dir() / "tfds"
+
+
+class _ScoreCorpus(tfds.core.GeneratorBasedBuilder):
+    """A score corpus split 80/10/10 by melody fingerprint."""
+
+    VERSION = tfds.core.Version("1.0.0")
+    CORPUS = ""
+
+    def _info(self):
+        return tfds.core.DatasetInfo(builder=self, description=corpora.CORPORA[self.CORPUS].description,
+                                     features=tfds_features())
+
+    def _split_generators(self, dl_manager):
+        start = time.time()
+        bar = _progress(f"parsing {self.CORPUS}", len(corpora.CORPORA[self.CORPUS].tasks()))
+        scores, errors = corpora.load_corpus(self.CORPUS, progress=bar.update)
+        bar.close()
+        by_split = collections.defaultdict(list)
+        for s in scores:
+            by_split[corpora.split_of(corpora.melody_fingerprint(s))].append(s)
+        _write_build_report(self.name, scores, errors, by_split, time.time() - start)
+        return {split: self._generate_examples(by_split[split]) for split in corpora.SPLITS}
+
+    def _generate_examples(self, scores: list[Score]):
+        for s in scores:
+            yield s.meta.source_id, score_to_record(s)
+
+
+class BachChorales(_ScoreCorpus):
+    CORPUS = "bach_chorales"
+
+
+class Essen(_ScoreCorpus):
+    CORPUS = "essen"
+
+
+class FolkAbc(_ScoreCorpus):
+    CORPUS = "folk_abc"
+
+
+class LyricsText(tfds.core.GeneratorBasedBuilder):
+    """Lyric and poem texts: chorale verses (from the notes' syllables), Tang poems and Song ci
+    (fortunes-zh), English songs and poems (fortunes). Split by a hash of the id."""
+
+    VERSION = tfds.core.Version("1.0.0")
+
+    def _info(self):
+        t = tfds.features.Text()
+        return tfds.core.DatasetInfo(builder=self, description="lyric lines: chorale verses, Tang/Song poems, songs",
+                                     features=tfds.features.FeaturesDict(
+                                         {k: t for k in ("id", "title", "author", "text", "language", "source")}))
+
+    def _split_generators(self, dl_manager):
+        start = time.time()
+        chorales = [record_to_score(r) for split in corpora.SPLITS for r in data_source("bach_chorales", split)]
+        records = corpora.chorale_texts(chorales)
+        more, missing = corpora.fortune_texts()
+        for m in missing:
+            print(f"lyrics_text: {m}: not installed, skipped (apt-get install fortunes fortunes-zh)", file=sys.stderr)
+        records += more
+        by_split = collections.defaultdict(list)
+        for r in records:
+            by_split[corpora.split_of(r["id"])].append(r)
+        _write_build_report(self.name, records, missing, by_split, time.time() - start)
+        return {split: self._generate_examples(by_split[split]) for split in corpora.SPLITS}
+
+    def _generate_examples(self, records):
+        for r in records:
+            yield r["id"], r
+
+
+BUILDERS = {"bach_chorales": BachChorales, "essen": Essen, "folk_abc": FolkAbc, "lyrics_text": LyricsText}
+
+
+def _progress(desc: str, total: int):
+    from tqdm import tqdm
+
+    return tqdm(total=total, desc=desc, unit="task", file=sys.stderr, leave=False)
+
+
+def _write_build_report(name, items, errors, by_split, seconds):
+    report = {
+        "name": name,
+        "items": len(items),
+        "notes": int(sum(s.num_notes for s in items if isinstance(s, Score))),
+        "splits": {k: len(by_split[k]) for k in corpora.SPLITS},
+        "skipped": len(errors),
+        "errors": errors,
+        "parse_seconds": round(seconds, 1),
+    }
+    for e in errors:
+        print(f"skipped: {e}", file=sys.stderr)
+    atomic_write_text(tfds_dir() / f"{name}.build.json", json.dumps(report, indent=1, ensure_ascii=False))
+
+
+def builder(name: str) -> tfds.core.DatasetBuilder:
+    if name not in BUILDERS:
+        raise KeyError(f"unknown corpus {name!r}; known: {', '.join(BUILDERS)}")
+    return BUILDERS[name](data_dir=str(tfds_dir()), file_format="array_record")
+
+
+def is_built(name: str) -> bool:
+    return builder(name).is_prepared()
+
+
+def build(name: str) -> dict:
+    """Build a corpus once (a no-op when built); returns its build report."""
+    if name == "lyrics_text":
+        build("bach_chorales")
+    b = builder(name)
+    if not b.is_prepared():
+        b.download_and_prepare()
+    return build_report(name)
+
+
+def build_report(name: str) -> dict:
+    path = tfds_dir() / f"{name}.build.json"
+    return json.loads(path.read_text()) if path.exists() else {}
+
+
+def data_source(name: str, split: str):
+    """Random-access source of records for `split`, building the corpus first if needed."""
+    if not is_built(name):
+        build(name)
+    return builder(name).as_data_source(split=split)
+
+
+def load_scores(name: str, split: str) -> list[Score]:
+    return [record_to_score(r) for r in data_source(name, split)]
+
+

@@ -1,0 +1,233 @@
+"""MusicXML, ABC and Humdrum to Scores through music21, and ABC tune books split into tunes.
+
+While parsing, music21 steps that only lay out notation (beaming; re-barring ABC measures, which
+splits notes at barlines into ties that are merged again here) are skipped: together with
+music21's `stripTies` (ties are merged in `stream_to_score` instead) they were 80% of the Essen
+parse time."""
+
+from __future__ import annotations
+
+import contextlib
+import pathlib
+import re
+import warnings
+from fractions import Fraction
+
+from musicjax.data.files import data_dir
+from musicjax.data.score import DEFAULT_QPM, Metadata, Part, Score, ScoreError, make_score
+
+NOTATION_SUFFIXES = {".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "musicxml", ".abc": "abc",
+                     ".krn": "humdrum"}
+DEFAULT_VELOCITY = 80  # notation carries no velocity; what music21's MIDI export would differ from
+_SYLLABIC = {"begin": "begin", "middle": "middle", "end": "end", "single": "single"}
+
+
+def configure_music21() -> None:
+    """Point music21's scratch directory inside the musicjax data dir (never a shared /tmp path:
+    music21 caches pickles there). In memory only: the user's music21 settings file is untouched."""
+    from music21 import environment
+
+    scratch = data_dir() / "music21-scratch"
+    scratch.mkdir(parents=True, exist_ok=True)
+    environment.Environment()["directoryScratch"] = str(scratch)
+
+
+@contextlib.contextmanager
+def _layout_steps_skipped(skip: bool = True):
+    """Within the block, music21 neither beams nor re-bars ABC: layout only, no pitch or time
+    changes (tests/data/test_notation.py checks the notes equal a plain music21 parse)."""
+    from music21 import stream
+    from music21.abcFormat import translate
+
+    originals = stream.Stream.makeBeams, translate.reBar
+    if skip:
+        stream.Stream.makeBeams = lambda self, *args, **kwargs: None if kwargs.get("inPlace") else self
+        translate.reBar = lambda s, *args, **kwargs: None if kwargs.get("inPlace") else s
+    try:
+        yield
+    finally:
+        stream.Stream.makeBeams, translate.reBar = originals
+
+
+def key_name(k) -> str:
+    """music21 Key/KeySignature -> 'Bb major' style name."""
+    from music21 import key as m21key
+
+    if not isinstance(k, m21key.Key):
+        k = k.asKey("major")
+    return f"{k.tonic.name.replace('-', 'b')} {k.mode}"
+
+
+def stream_to_score(s, meta: Metadata = Metadata(), path="<stream>") -> Score:
+    """A music21 Score/Part/Stream as a Score: ties merged, grace notes and chord symbols dropped,
+    each chord pitch a note; repeats are not expanded. Raises ScoreError naming `path`."""
+    try:
+        return _stream_to_score(s, meta, path)
+    except ScoreError:
+        raise
+    except Exception as e:  # a stream music21 built but cannot answer questions about
+        raise ScoreError(path, f"unusable notation ({type(e).__name__}: {e})") from None
+
+
+def _stream_to_score(s, meta: Metadata, path) -> Score:
+    from music21 import harmony, key, meter, tempo
+
+    parts_in = list(s.parts) if hasattr(s, "parts") and len(s.parts) else [s]
+    flat_all = s.flatten()
+    marks = [(float(m.offset), m.getQuarterBPM()) for m in flat_all.getElementsByClass(tempo.MetronomeMark)]
+    marks = [(q, float(bpm)) for q, bpm in marks if bpm is not None and bpm > 0]
+    tempos = sorted(dict(marks).items()) if marks else []
+    if not tempos or tempos[0][0] > 0:
+        tempos = [(0.0, tempos[0][1] if tempos else DEFAULT_QPM)] + tempos
+
+    pitch, start_q, end_q, vel, part_of, lyrics, parts = [], [], [], [], [], [], []
+    ks, ts = None, None
+    for pi, p in enumerate(parts_in):
+        flat = p.flatten()
+        ks = ks or flat.getElementsByClass(key.KeySignature).first()
+        ts = ts or flat.getElementsByClass(meter.TimeSignature).first()
+        open_ties = {}  # midi pitch -> index of the note a tie continues
+        for el in flat.notes:
+            if isinstance(el, harmony.Harmony) or el.duration.isGrace or el.quarterLength == 0:
+                continue
+            members = sorted(el.notes if el.isChord else [el], key=lambda n: n.pitch.midi)
+            if not members:
+                continue
+            off = float(Fraction(el.offset))
+            dur = float(Fraction(el.quarterLength))
+            v = el.volume.velocity if el.volume is not None and el.volume.velocity is not None else DEFAULT_VELOCITY
+            top = None
+            for n in members:
+                m = n.pitch.midi
+                tie = (n.tie or el.tie).type if (n.tie or el.tie) is not None else None
+                held = open_ties.get(m)
+                if tie in ("stop", "continue") and held is not None and abs(end_q[held] - off) < 1e-9:
+                    end_q[held] = off + dur  # a tied continuation lengthens the note it continues
+                    idx = held
+                else:
+                    idx = len(pitch)
+                    pitch.append(m)
+                    start_q.append(off)
+                    end_q.append(off + dur)
+                    vel.append(int(v))
+                    part_of.append(pi)
+                if tie in ("start", "continue"):
+                    open_ties[m] = idx
+                else:
+                    open_ties.pop(m, None)
+                top = idx  # the chord's highest pitch carries its lyrics
+            for ly in el.lyrics:
+                if ly.text and ly.text.strip():
+                    lyrics.append((top, ly.text, _SYLLABIC.get(ly.syllabic, "single"), int(ly.number or 1)))
+        inst = p.getInstrument(returnDefault=False) if hasattr(p, "getInstrument") else None
+        program = inst.midiProgram if inst is not None and inst.midiProgram is not None else 0
+        name = (getattr(p, "partName", None) or (inst.partName if inst is not None else None) or "")
+        parts.append(Part(str(name), int(program), False))
+    if not pitch:
+        raise ScoreError(path, "no notes")
+    if any(not 0 <= m <= 127 for m in pitch):
+        raise ScoreError(path, "pitch outside the MIDI range 0-127")
+    md = s.metadata if getattr(s, "metadata", None) is not None else None
+    meta = Metadata(
+        title=meta.title or (md.title if md and md.title else "") or "",
+        composer=meta.composer or (md.composer if md and md.composer else "") or "",
+        key=meta.key or (key_name(ks) if ks is not None else ""),
+        meter=meta.meter or (ts.ratioString if ts is not None else ""),
+        source_id=meta.source_id, collection=meta.collection, region=meta.region, tune_type=meta.tune_type,
+    )
+    return make_score(pitch, start_q, end_q, velocity=vel, part=part_of, parts=parts, lyrics=lyrics,
+                      tempos=tempos, meta=meta)
+
+
+def _parse(data, path, fmt: str, fast: bool = True):
+    from music21 import converter
+
+    with warnings.catch_warnings(), _layout_steps_skipped(fast):
+        warnings.simplefilter("ignore")
+        try:
+            if isinstance(data, str):
+                return converter.parseData(data, format=fmt, forceSource=True)
+            return converter.parse(pathlib.Path(path), format=fmt, forceSource=True)
+        except ScoreError:
+            raise
+        except Exception as e:  # music21 raises many unrelated types for malformed input
+            raise ScoreError(path, f"malformed {fmt} ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
+
+
+# ---- ABC tune books --------------------------------------------------------------------------
+
+_FIELD = re.compile(r"^([A-Za-z]):\s*(.*?)\s*$")
+
+
+def split_abc(text: str) -> list[tuple[dict[str, str], str]]:
+    """An ABC tune book's text -> [(header fields of the tune, tune text)], in book order.
+
+    Header fields are the first value of each single-letter field before the tune body (T, R, O,
+    N, ...); a file header (text before the first X:) is prepended to every tune, as ABC says."""
+    chunks = re.split(r"(?m)^(?=X:)", text.replace("\r\n", "\n").replace("\r", "\n"))
+    file_header = chunks[0] if chunks and not chunks[0].startswith("X:") else ""
+    tunes = []
+    for chunk in chunks:
+        if not chunk.startswith("X:"):
+            continue
+        fields = {}
+        for line in chunk.splitlines():
+            m = _FIELD.match(line)
+            if m and m.group(1) not in fields:
+                fields[m.group(1)] = m.group(2)
+            if m and m.group(1) == "K":
+                break
+        body = (file_header.strip() + "\n\n" if file_header.strip() else "") + chunk
+        tunes.append((fields, body))
+    return tunes
+
+
+def read_abc_text(text: str, path, meta: Metadata = Metadata()) -> Score:
+    """One ABC tune's text as a Score."""
+    parsed = _parse(text, path, "abc")
+    if hasattr(parsed, "scores") and len(parsed.scores):
+        parsed = parsed.scores[0]
+    return stream_to_score(parsed, meta, path)
+
+
+def read_notation(path) -> list[Score]:
+    """Every piece in a MusicXML/.mxl, Humdrum or ABC file (an ABC book holds many tunes)."""
+    path = pathlib.Path(path)
+    fmt = NOTATION_SUFFIXES.get(path.suffix.lower())
+    if fmt is None:
+        raise ScoreError(path, f"unknown extension {path.suffix!r}")
+    if fmt == "abc":
+        text = read_text(path)
+        tunes = split_abc(text)
+        if not tunes:
+            raise ScoreError(path, "no ABC tune (no X: field)")
+        scores = []
+        for fields, body in tunes:
+            meta = Metadata(title=fields.get("T", ""), composer=fields.get("C", ""),
+                            tune_type=normalise_tune_type(fields.get("R", "")))
+            scores.append(read_abc_text(body, path, meta))
+        return scores
+    if path.stat().st_size == 0:
+        raise ScoreError(path, "empty file")
+    parsed = _parse(None, path, fmt)
+    if hasattr(parsed, "scores"):
+        return [stream_to_score(sc, Metadata(), path) for sc in parsed.scores]
+    return [stream_to_score(parsed, Metadata(), path)]
+
+
+def read_text(path) -> str:
+    data = pathlib.Path(path).read_bytes()
+    if not data.strip():
+        raise ScoreError(path, "empty file")
+    if b"\x00" in data:
+        raise ScoreError(path, "binary data where text was expected")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def normalise_tune_type(r: str) -> str:
+    """ABC `R:` values as written in the books ('Reel', ' slip jig', 'slipjig') -> 'reel', 'slip jig'."""
+    r = " ".join(r.lower().replace("-", " ").split())
+    return {"slipjig": "slip jig", "doublejig": "double jig", "single jig": "jig"}.get(r, r)

@@ -1,0 +1,61 @@
+"""Scores as flat records of arrays and strings: the form stored in the TFDS datasets and handed
+out by grain. `record_to_score(score_to_record(s))` equals `s`."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from musicjax.data.score import Metadata, Part, Score
+
+META_FIELDS = tuple(f for f in Metadata.__dataclass_fields__)
+NOTE_FIELDS = {"pitch": np.int16, "start": np.float64, "end": np.float64, "start_q": np.float64,
+               "end_q": np.float64, "velocity": np.int16, "part": np.int16}
+LYRIC_FIELDS = {"lyric_note": np.int32, "lyric_syllabic": np.int8, "lyric_verse": np.int8}
+
+
+def tfds_features():
+    """The TFDS FeaturesDict of a score record."""
+    import tensorflow_datasets as tfds
+
+    f = tfds.features
+    spec = {name: f.Text() for name in META_FIELDS}
+    spec.update({name: f.Tensor(shape=(None,), dtype=dt) for name, dt in {**NOTE_FIELDS, **LYRIC_FIELDS}.items()})
+    spec.update({
+        "lyric_text": f.Sequence(f.Text()),
+        "part_name": f.Sequence(f.Text()),
+        "part_program": f.Tensor(shape=(None,), dtype=np.int16),
+        "part_is_drum": f.Tensor(shape=(None,), dtype=np.bool_),
+        "tempo_q": f.Tensor(shape=(None,), dtype=np.float64),
+        "tempo_qpm": f.Tensor(shape=(None,), dtype=np.float64),
+    })
+    return f.FeaturesDict(spec)
+
+
+def score_to_record(score: Score) -> dict:
+    rec = {name: getattr(score.meta, name) for name in META_FIELDS}
+    rec.update({name: np.asarray(getattr(score, name), dt) for name, dt in {**NOTE_FIELDS, **LYRIC_FIELDS}.items()})
+    rec.update({
+        "lyric_text": list(score.lyric_text),
+        "part_name": [p.name for p in score.parts],
+        "part_program": np.array([p.program for p in score.parts], np.int16),
+        "part_is_drum": np.array([p.is_drum for p in score.parts], np.bool_),
+        "tempo_q": score.tempos[:, 0].copy(),
+        "tempo_qpm": score.tempos[:, 1].copy(),
+    })
+    return rec
+
+
+def _text(x) -> str:
+    return x.decode("utf-8") if isinstance(x, bytes) else str(x)
+
+
+def record_to_score(rec: dict) -> Score:
+    """Inverse of `score_to_record`; accepts the bytes TFDS returns for text fields."""
+    return Score(
+        **{name: np.asarray(rec[name], dt) for name, dt in {**NOTE_FIELDS, **LYRIC_FIELDS}.items()},
+        lyric_text=tuple(_text(t) for t in rec["lyric_text"]),
+        parts=tuple(Part(_text(n), int(p), bool(d))
+                    for n, p, d in zip(rec["part_name"], rec["part_program"], rec["part_is_drum"])),
+        tempos=np.stack([np.asarray(rec["tempo_q"], np.float64), np.asarray(rec["tempo_qpm"], np.float64)], 1),
+        meta=Metadata(**{name: _text(rec[name]) for name in META_FIELDS}),
+    )

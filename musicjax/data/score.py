@@ -1,0 +1,213 @@
+"""The `Score`: a piece of music as numpy arrays, the one currency every reader, codec and writer
+shares. Notes carry both clock time (seconds) and musical time (quarter notes)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import numpy as np
+
+SYLLABIC = ("single", "begin", "middle", "end")  # lyric syllable positions, index = stored code
+DEFAULT_QPM = 120.0  # MIDI's (and music21's) tempo when a source states none
+
+
+class ScoreError(Exception):
+    """A file or input that cannot be turned into a Score; `str(e)` is '<path>: <reason>'."""
+
+    def __init__(self, path, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Part:
+    """One instrument or voice."""
+
+    name: str = ""
+    program: int = 0  # General MIDI program, 0-127
+    is_drum: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Metadata:
+    """What the source says about the piece; empty string where it says nothing."""
+
+    title: str = ""
+    composer: str = ""
+    key: str = ""  # e.g. "F major", "g minor" (tonic name, mode)
+    meter: str = ""  # e.g. "3/4"
+    source_id: str = ""  # stable id within musicjax, e.g. "bach/bwv253", "essen/kinder0/12"
+    collection: str = ""  # sub-collection or book, e.g. "han1", "oneills1850"
+    region: str = ""  # where the source places the tune, e.g. "Asien, Ostasien, China"
+    tune_type: str = ""  # reel, jig, hornpipe, ... (ABC `R:` field)
+
+
+@dataclasses.dataclass(frozen=True, eq=False)
+class Score:
+    """Notes, lyrics, tempo map and metadata of one piece.
+
+    Notes are sorted by (start_q, part, pitch). Arrays, all of length n:
+      pitch [n] int16 MIDI pitch; start/end [n] float64 seconds; start_q/end_q [n] float64 quarter
+      notes from the beginning; velocity [n] int16 1-127; part [n] int16 index into `parts`.
+    Lyrics, all of length m: lyric_note [m] int32 index of the note sung; lyric_text [m] str;
+    lyric_syllabic [m] int8 index into SYLLABIC; lyric_verse [m] int8 verse number from 1.
+    tempos [k, 2] float64 rows of (quarter, qpm), first row at quarter 0.
+    """
+
+    pitch: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    start_q: np.ndarray
+    end_q: np.ndarray
+    velocity: np.ndarray
+    part: np.ndarray
+    parts: tuple[Part, ...]
+    lyric_note: np.ndarray
+    lyric_text: tuple[str, ...]
+    lyric_syllabic: np.ndarray
+    lyric_verse: np.ndarray
+    tempos: np.ndarray
+    meta: Metadata = Metadata()
+
+    @property
+    def num_notes(self) -> int:
+        return int(self.pitch.shape[0])
+
+    @property
+    def qpm(self) -> float:
+        """The opening tempo in quarter notes per minute."""
+        return float(self.tempos[0, 1])
+
+    @property
+    def duration(self) -> float:
+        """Seconds from 0 to the last note's end."""
+        return float(self.end.max()) if self.num_notes else 0.0
+
+    @property
+    def duration_q(self) -> float:
+        return float(self.end_q.max()) if self.num_notes else 0.0
+
+    def part_notes(self, index: int) -> np.ndarray:
+        """Indices of the notes of part `index`, in time order."""
+        return np.flatnonzero(self.part == index)
+
+    def replace(self, **changes) -> "Score":
+        return dataclasses.replace(self, **changes)
+
+
+def quarters_to_seconds(quarters: np.ndarray, tempos: np.ndarray) -> np.ndarray:
+    """Map quarter-note positions to seconds through a piecewise-constant tempo map [k, 2]."""
+    quarters = np.asarray(quarters, np.float64)
+    tq, qpm = tempos[:, 0], tempos[:, 1]
+    seg_seconds = np.diff(tq) * 60.0 / qpm[:-1]
+    seg_start = np.concatenate([[0.0], np.cumsum(seg_seconds)])
+    i = np.clip(np.searchsorted(tq, quarters, side="right") - 1, 0, len(tq) - 1)
+    return seg_start[i] + (quarters - tq[i]) * 60.0 / qpm[i]
+
+
+def seconds_to_quarters(seconds: np.ndarray, tempos: np.ndarray) -> np.ndarray:
+    """Inverse of `quarters_to_seconds`."""
+    seconds = np.asarray(seconds, np.float64)
+    tq, qpm = tempos[:, 0], tempos[:, 1]
+    seg_start = quarters_to_seconds(tq, tempos)
+    i = np.clip(np.searchsorted(seg_start, seconds, side="right") - 1, 0, len(tq) - 1)
+    return tq[i] + (seconds - seg_start[i]) * qpm[i] / 60.0
+
+
+def make_score(
+    pitch: Sequence[int],
+    start_q: Sequence[float],
+    end_q: Sequence[float],
+    *,
+    velocity: Sequence[int] | int = 80,
+    part: Sequence[int] | int = 0,
+    parts: Sequence[Part] = (Part(),),
+    lyrics: Sequence[tuple[int, str, str, int]] = (),
+    tempos: Sequence[tuple[float, float]] | np.ndarray = ((0.0, DEFAULT_QPM),),
+    meta: Metadata = Metadata(),
+) -> Score:
+    """Build a Score from quarter-note times; seconds follow from the tempo map.
+
+    `lyrics` rows are (note index in the given order, text, syllabic name, verse). Notes are sorted
+    and lyric note indices remapped to match.
+    """
+    n = len(pitch)
+    tempos = np.asarray(tempos, np.float64).reshape(-1, 2)
+    if tempos.shape[0] == 0 or tempos[0, 0] != 0.0:
+        tempos = np.concatenate([[[0.0, DEFAULT_QPM if tempos.shape[0] == 0 else tempos[0, 1]]], tempos])
+    pitch = np.asarray(pitch, np.int16).reshape(n)
+    start_q = np.asarray(start_q, np.float64).reshape(n)
+    end_q = np.asarray(end_q, np.float64).reshape(n)
+    velocity = np.broadcast_to(np.asarray(velocity, np.int16), (n,)).copy()
+    part = np.broadcast_to(np.asarray(part, np.int16), (n,)).copy()
+    order = np.lexsort((pitch, part, start_q))
+    new_index = np.empty(n, np.int64)
+    new_index[order] = np.arange(n)
+    lyrics = sorted(lyrics, key=lambda r: (new_index[r[0]], r[3]))
+    start_q, end_q = start_q[order], end_q[order]
+    return Score(
+        pitch=pitch[order],
+        start=quarters_to_seconds(start_q, tempos),
+        end=quarters_to_seconds(end_q, tempos),
+        start_q=start_q,
+        end_q=end_q,
+        velocity=velocity[order],
+        part=part[order],
+        parts=tuple(parts),
+        lyric_note=np.array([new_index[r[0]] for r in lyrics], np.int32),
+        lyric_text=tuple(r[1] for r in lyrics),
+        lyric_syllabic=np.array([SYLLABIC.index(r[2]) for r in lyrics], np.int8),
+        lyric_verse=np.array([r[3] for r in lyrics], np.int8),
+        tempos=tempos,
+        meta=meta,
+    )
+
+
+def lyric_rows(score: Score) -> list[tuple[int, str, str, int]]:
+    """The score's lyrics as (note index, text, syllabic name, verse) rows, `make_score`'s input."""
+    return [
+        (int(n), t, SYLLABIC[int(s)], int(v))
+        for n, t, s, v in zip(score.lyric_note, score.lyric_text, score.lyric_syllabic, score.lyric_verse)
+    ]
+
+
+def select_notes(score: Score, keep: np.ndarray) -> Score:
+    """The score with only the notes where boolean mask `keep` [n] is true (and their lyrics)."""
+    keep = np.asarray(keep, bool)
+    new_index = np.cumsum(keep) - 1
+    lyr = keep[score.lyric_note] if len(score.lyric_note) else np.zeros(0, bool)
+    return score.replace(
+        pitch=score.pitch[keep],
+        start=score.start[keep],
+        end=score.end[keep],
+        start_q=score.start_q[keep],
+        end_q=score.end_q[keep],
+        velocity=score.velocity[keep],
+        part=score.part[keep],
+        lyric_note=new_index[score.lyric_note[lyr]].astype(np.int32),
+        lyric_text=tuple(t for t, k in zip(score.lyric_text, lyr) if k),
+        lyric_syllabic=score.lyric_syllabic[lyr],
+        lyric_verse=score.lyric_verse[lyr],
+    )
+
+
+def scores_equal(a: Score, b: Score, *, atol: float = 0.0) -> bool:
+    """Same notes (times within `atol`), parts, lyrics and tempo map."""
+    close = lambda x, y: x.shape == y.shape and np.allclose(x, y, rtol=0.0, atol=atol)
+    return (
+        np.array_equal(a.pitch, b.pitch)
+        and close(a.start_q, b.start_q)
+        and close(a.end_q, b.end_q)
+        and close(a.start, b.start)
+        and close(a.end, b.end)
+        and np.array_equal(a.velocity, b.velocity)
+        and np.array_equal(a.part, b.part)
+        and a.parts == b.parts
+        and np.array_equal(a.lyric_note, b.lyric_note)
+        and a.lyric_text == b.lyric_text
+        and np.array_equal(a.lyric_syllabic, b.lyric_syllabic)
+        and np.array_equal(a.lyric_verse, b.lyric_verse)
+        and close(a.tempos, b.tempos)
+    )
