@@ -6,12 +6,12 @@ import os
 import pathlib
 
 from musicjax.data.midi import read_midi, write_midi
-from musicjax.data.notation import NOTATION_SUFFIXES, read_notation
+from musicjax.data.notation import NOTATION_SUFFIXES, read_notation, write_musicxml
 from musicjax.data.score import Score, ScoreError
 
 MIDI_SUFFIXES = (".mid", ".midi", ".kar")
 READ_SUFFIXES = MIDI_SUFFIXES + tuple(NOTATION_SUFFIXES)
-WRITE_SUFFIXES = MIDI_SUFFIXES
+WRITE_SUFFIXES = MIDI_SUFFIXES + (".musicxml", ".xml")
 
 
 def _check_path(path) -> pathlib.Path:
@@ -43,7 +43,10 @@ def write_score(score: Score, path: str | os.PathLike) -> None:
     path = pathlib.Path(path)
     if path.suffix.lower() not in WRITE_SUFFIXES:
         raise ScoreError(path, f"cannot write {path.suffix!r} (writable: {', '.join(WRITE_SUFFIXES)})")
-    write_midi(score, path)
+    if path.suffix.lower() in MIDI_SUFFIXES:
+        write_midi(score, path)
+    else:
+        write_musicxml(score, path)
 
 
 def describe(score: Score) -> dict:

@@ -11,7 +11,7 @@ import numpy as np
 import pretty_midi
 
 from musicjax.data.files import atomic_write
-from musicjax.data.score import SYLLABIC, Metadata, Part, Score, ScoreError, make_score
+from musicjax.data.score import SYLLABIC, Metadata, Part, Score, ScoreError, make_score, quarters_to_seconds, select_notes
 
 TICKS_PER_QUARTER = 960  # divisible by 2, 3, 4, 5, 6, 8, 16, 32, 64: tuplets land on ticks
 DEFAULT_VELOCITY = 80
@@ -98,8 +98,11 @@ def read_midi(path) -> Score:
         if not inst.notes:
             continue
         notes = sorted(inst.notes, key=lambda n: (n.start, n.pitch))
-        first = (tick(notes[0].start), notes[0].pitch)
-        track_of_part.append(next((i for i, s in enumerate(note_ons) if first in s), -1))
+        onsets = {(tick(n.start), n.pitch) for n in notes}
+        # the track holding all of this instrument's onsets; of several, one not yet taken
+        fits = [i for i, s in enumerate(note_ons) if onsets <= s]
+        free = [i for i in fits if i not in track_of_part]
+        track_of_part.append((free or fits or [-1])[0])
         for n in notes:
             pitch.append(n.pitch)
             start_q.append(tick(n.start) / res)
@@ -147,6 +150,41 @@ def read_midi(path) -> Score:
 # ---- writing -----------------------------------------------------------------------------------
 
 
+def midi_representable(score: Score) -> Score:
+    """The score as a MIDI file can hold it, since one channel has one key per pitch: of notes of
+    one part and pitch starting together only the longest stays (their lyrics move to it), and a
+    note is cut where the same pitch starts again in its part. Tempos are whole microseconds per
+    quarter, so seconds follow from the rounded tempo map."""
+    tempos = score.tempos.copy()
+    tempos[:, 1] = 60e6 / np.array([mido.bpm2tempo(q) for q in tempos[:, 1]], np.float64)
+    if not np.array_equal(tempos, score.tempos):
+        score = score.replace(tempos=tempos, start=quarters_to_seconds(score.start_q, tempos),
+                              end=quarters_to_seconds(score.end_q, tempos))
+    key = score.part.astype(np.int64) * 128 + score.pitch
+    order = np.lexsort((-score.end_q, score.start_q, key))  # by (part, pitch), time, longest first
+    dup = np.zeros(score.num_notes, bool)
+    same_onset = (key[order][1:] == key[order][:-1]) & (score.start_q[order][1:] == score.start_q[order][:-1])
+    dup[order[1:][same_onset]] = True
+    if dup.any():
+        survivor = order.copy()
+        for j in range(1, len(order)):
+            if same_onset[j - 1]:
+                survivor[j] = survivor[j - 1]
+        to_survivor = np.empty(score.num_notes, np.int64)
+        to_survivor[order] = survivor
+        score = select_notes(score.replace(lyric_note=to_survivor[score.lyric_note].astype(np.int32)), ~dup)
+        key = score.part.astype(np.int64) * 128 + score.pitch
+        order = np.lexsort((score.start_q, key))
+    end_q = score.end_q.copy()
+    same = key[order][1:] == key[order][:-1]
+    nxt = score.start_q[order][1:]
+    cut = np.flatnonzero(same & (end_q[order][:-1] > nxt))
+    if cut.size == 0:
+        return score
+    end_q[order[cut]] = nxt[cut]
+    return score.replace(end_q=end_q, end=quarters_to_seconds(end_q, score.tempos))
+
+
 def _channels(parts) -> list[int]:
     melodic = [c for c in range(16) if c != 9]
     out, k = [], 0
@@ -161,11 +199,13 @@ def _channels(parts) -> list[int]:
 
 def score_to_midifile(score: Score, ticks_per_quarter: int = TICKS_PER_QUARTER) -> mido.MidiFile:
     """A type-1 MidiFile: a conductor track (title, tempo map, meter, key), then one track per part
-    holding its notes and, just before each note-on, that note's lyrics.
+    holding its notes and, just before each note-on, that note's lyrics (`midi_representable`
+    says which notes are cut).
 
     Written with mido rather than pretty_midi because pretty_midi puts every lyric in track 0, which
     loses the part a lyric belongs to (a chorale has four texted voices).
     """
+    score = midi_representable(score)
     to_tick = lambda q: int(round(float(q) * ticks_per_quarter))
     mf = mido.MidiFile(type=1, ticks_per_beat=ticks_per_quarter, charset="utf-8")
     conductor = [(0, 0, mido.MetaMessage("track_name", name=score.meta.title, time=0))]
@@ -192,7 +232,7 @@ def score_to_midifile(score: Score, ticks_per_quarter: int = TICKS_PER_QUARTER) 
             s, e = to_tick(score.start_q[i]), to_tick(score.end_q[i])
             # at one tick: note-offs (2) before lyrics (3) before note-ons (4)
             events.append((e, 2, mido.Message("note_off", note=int(score.pitch[i]), velocity=0, channel=channel)))
-            for ordinal, (verse, text, syl) in enumerate(sorted(lyrics_of.get(int(i), [])), start=1):
+            for ordinal, (verse, text, syl) in enumerate(sorted(lyrics_of.get(int(i), []), key=lambda r: r[0]), start=1):
                 events.append((s, 3, mido.MetaMessage("lyrics", text=_lyric_to_midi_text(text, syl, verse, ordinal))))
             events.append((s, 4, mido.Message("note_on", note=int(score.pitch[i]),
                                               velocity=int(score.velocity[i]), channel=channel)))

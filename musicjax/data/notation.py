@@ -14,7 +14,7 @@ import warnings
 from fractions import Fraction
 
 from musicjax.data.files import data_dir
-from musicjax.data.score import DEFAULT_QPM, Metadata, Part, Score, ScoreError, make_score
+from musicjax.data.score import DEFAULT_QPM, SYLLABIC, Metadata, Part, Score, ScoreError, make_score
 
 NOTATION_SUFFIXES = {".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "musicxml", ".abc": "abc",
                      ".krn": "humdrum"}
@@ -231,3 +231,40 @@ def normalise_tune_type(r: str) -> str:
     """ABC `R:` values as written in the books ('Reel', ' slip jig', 'slipjig') -> 'reel', 'slip jig'."""
     r = " ".join(r.lower().replace("-", " ").split())
     return {"slipjig": "slip jig", "doublejig": "double jig", "single jig": "jig"}.get(r, r)
+
+
+def score_to_stream(score: Score):
+    """The Score as a music21 stream.Score (one Part per part, lyrics on notes), for MusicXML."""
+    from music21 import metadata, note, stream, tempo
+
+    out = stream.Score()
+    out.metadata = metadata.Metadata(title=score.meta.title, composer=score.meta.composer)
+    lyrics_of = {}
+    for n, t, s, v in zip(score.lyric_note, score.lyric_text, score.lyric_syllabic, score.lyric_verse):
+        lyrics_of.setdefault(int(n), []).append((int(v), t, int(s)))
+    for pi, part in enumerate(score.parts):
+        p = stream.Part()
+        p.partName = part.name
+        for q, qpm in score.tempos:
+            p.insert(float(q), tempo.MetronomeMark(number=float(qpm)))
+        for i in score.part_notes(pi):
+            n = note.Note(int(score.pitch[i]), quarterLength=float(score.end_q[i] - score.start_q[i]))
+            n.volume.velocity = int(score.velocity[i])
+            for verse, text, syl in sorted(lyrics_of.get(int(i), [])):
+                n.addLyric(text, lyricNumber=verse)
+                n.lyrics[-1].syllabic = SYLLABIC[syl]
+            p.insert(float(score.start_q[i]), n)
+        out.insert(0, p)
+    return out
+
+
+def write_musicxml(score: Score, path) -> None:
+    """Write MusicXML through music21 (which lays out measures and voices), atomically."""
+    import tempfile
+
+    from musicjax.data.files import atomic_write
+
+    with tempfile.TemporaryDirectory() as tmp:
+        written = score_to_stream(score).write("musicxml", fp=pathlib.Path(tmp) / "score.musicxml")
+        data = pathlib.Path(written).read_bytes()
+    atomic_write(path, lambda f: f.write(data))

@@ -1,0 +1,163 @@
+"""`musicjax` command line: thin wrappers that call the stages. Errors about input files print on
+one line (file: reason) and exit non-zero; batch commands report, skip and count bad files."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+
+from musicjax.data.score import ScoreError
+
+
+class CliError(Exception):
+    """A usage problem worth one line, not a traceback."""
+
+
+# ---- data --------------------------------------------------------------------------------------
+
+
+def cmd_data_list(args) -> int:
+    from musicjax.data import datasets
+
+    rows = []
+    for name in datasets.BUILDERS:
+        built = datasets.is_built(name)
+        rep = datasets.build_report(name) if built else {}
+        rows.append({"name": name, "built": built, "items": rep.get("items"), "notes": rep.get("notes") or None,
+                     "splits": rep.get("splits"), "skipped": rep.get("skipped"),
+                     "description": datasets.builder(name).info.description})
+    if args.json:
+        print(json.dumps(rows, indent=1))
+        return 0
+    print(f"{'corpus':15} {'built':6} {'pieces':>7} {'notes':>8}  train/valid/test   description")
+    for r in rows:
+        sp = "/".join(str(r["splits"][k]) for k in ("train", "valid", "test")) if r["splits"] else "-"
+        print(f"{r['name']:15} {'yes' if r['built'] else 'no':6} {r['items'] or '-':>7} {r['notes'] or '-':>8}  "
+              f"{sp:17}  {r['description']}")
+    return 0
+
+
+def cmd_data_build(args) -> int:
+    from musicjax.data import datasets
+
+    names = list(datasets.BUILDERS) if args.names == ["all"] else args.names
+    for name in names:
+        if name not in datasets.BUILDERS:
+            raise CliError(f"unknown corpus {name!r}; known: {', '.join(datasets.BUILDERS)}, all")
+    for name in names:
+        rep = datasets.build(name)
+        print(json.dumps({k: v for k, v in rep.items() if k != "errors"}, ensure_ascii=False))
+    return 0
+
+
+def cmd_data_inspect(args) -> int:
+    from musicjax.data.io import describe, read_scores
+
+    failed = 0
+    for f in args.files:
+        try:
+            scores = read_scores(f)
+        except ScoreError as e:
+            print(f"skipped: {e}", file=sys.stderr)
+            failed += 1
+            continue
+        fmt = pathlib.Path(f).suffix.lower().lstrip(".")
+        for i, s in enumerate(scores):
+            row = {"file": str(f), "format": fmt, **({"tune": i + 1} if len(scores) > 1 else {}), **describe(s)}
+            print(json.dumps(row, ensure_ascii=False))
+    if failed:
+        print(f"{failed} of {len(args.files)} files could not be read", file=sys.stderr)
+    return 1 if failed else 0
+
+
+def cmd_data_convert(args) -> int:
+    from musicjax.data.io import read_scores, write_score
+
+    scores = read_scores(args.input)
+    if args.tune < 1 or args.tune > len(scores):
+        raise CliError(f"{args.input}: has {len(scores)} tune(s); --tune {args.tune} is out of range")
+    write_score(scores[args.tune - 1], args.output)
+    print(f"wrote {args.output}")
+    return 0
+
+
+def cmd_data_render(args) -> int:
+    from musicjax.data.audio import synthesize, write_wav
+    from musicjax.data.io import read_scores
+    from musicjax.evaluate.plots import pianoroll_png
+
+    score = read_scores(args.file)[args.tune - 1]
+    out = pathlib.Path(args.out)
+    write_wav(synthesize(score, args.sample_rate, args.method), out, args.sample_rate)
+    print(f"wrote {out}")
+    png = pathlib.Path(args.png) if args.png else out.with_suffix(".png")
+    pianoroll_png(score, png)
+    print(f"wrote {png}")
+    return 0
+
+
+# ---- demo --------------------------------------------------------------------------------------
+
+
+def cmd_demo(args) -> int:
+    from musicjax.demo import run_demo
+
+    run_demo(pathlib.Path(args.out), quick=args.quick)
+    return 0
+
+
+# ---- parser ------------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="musicjax", description="Music and lyrics generation in JAX.")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    data = sub.add_parser("data", help="corpora and files: list, build, inspect, convert, render")
+    dsub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
+    c = dsub.add_parser("list", help="the built-in corpora, their sizes and whether each is built")
+    c.add_argument("--json", action="store_true")
+    c.set_defaults(func=cmd_data_list)
+    c = dsub.add_parser("build", help="build corpora into $MUSICJAX_DATA (TFDS array_record)")
+    c.add_argument("names", nargs="+", metavar="NAME", help="corpus names, or 'all'")
+    c.set_defaults(func=cmd_data_build)
+    c = dsub.add_parser("inspect", help="format, parts, notes, duration, key, meter, lyrics per file")
+    c.add_argument("files", nargs="+", metavar="FILE")
+    c.set_defaults(func=cmd_data_inspect)
+    c = dsub.add_parser("convert", help="convert IN to OUT (.mid or .musicxml) by extension")
+    c.add_argument("input", metavar="IN")
+    c.add_argument("output", metavar="OUT")
+    c.add_argument("--tune", type=int, default=1, help="which tune of an ABC book (from 1)")
+    c.set_defaults(func=cmd_data_convert)
+    c = dsub.add_parser("render", help="render a file to WAV and a piano-roll PNG")
+    c.add_argument("file", metavar="FILE")
+    c.add_argument("--out", required=True, help="the .wav to write")
+    c.add_argument("--png", help="the piano-roll .png (default: beside the WAV)")
+    c.add_argument("--tune", type=int, default=1)
+    c.add_argument("--method", choices=("auto", "fluidsynth", "numpy"), default="auto")
+    c.add_argument("--sample-rate", type=int, default=22050)
+    c.set_defaults(func=cmd_data_render)
+
+    c = sub.add_parser("demo", help="the main job: build data, render, and (with a model) train and sample")
+    c.add_argument("--out", default="demo_out", help="directory for everything the demo writes")
+    c.add_argument("--quick", action="store_true", help="a seconds-long version (for tests)")
+    c.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv=None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ScoreError, CliError) as e:
+        print(f"musicjax: error: {e}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("musicjax: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

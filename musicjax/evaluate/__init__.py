@@ -1,0 +1,1 @@
+"""Metrics, baselines, plots and reports of models and their samples."""

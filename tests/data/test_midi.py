@@ -1,0 +1,111 @@
+import pathlib
+
+import mido
+import numpy as np
+import pytest
+
+from musicjax.data.io import read_score, read_scores, write_score
+from musicjax.data.midi import midi_representable, read_midi, write_midi
+from musicjax.data.score import Metadata, Part, ScoreError, make_score, scores_equal
+
+
+def test_every_chorale_survives_midi_round_trip(chorales, tmp_path):
+    assert len(chorales) == 350
+    lyrics = 0
+    for s in chorales:
+        path = tmp_path / "c.mid"
+        write_midi(s, path)
+        back = read_midi(path)
+        assert scores_equal(midi_representable(s), back, atol=1e-9), s.meta.source_id
+        assert back.meta.key == s.meta.key and back.meta.meter == s.meta.meter
+        lyrics += len(s.lyric_text)
+    assert lyrics > 10000  # the chorales' German texts are on the notes
+
+
+def test_round_trip_keeps_tempo_changes_tuplets_programs_and_verses(tmp_path):
+    s = make_score([60, 64, 67, 72, 36], [0, 1, 2, 2 + 1 / 3, 0], [1, 2, 2 + 1 / 3, 3, 4],
+                   velocity=[10, 50, 90, 127, 64], part=[0, 0, 1, 1, 2],
+                   parts=(Part("Voice", 52), Part("Flute", 73), Part("Kit", 0, True)),
+                   lyrics=[(0, "Je", "begin", 1), (1, "su", "end", 1), (1, "Herr", "single", 3), (3, "好", "single", 1)],
+                   tempos=[(0, 96), (2, 60.5)], meta=Metadata(title="t", key="F# minor", meter="6/8"))
+    write_score(s, tmp_path / "a.mid")
+    back = read_score(tmp_path / "a.mid")
+    assert scores_equal(midi_representable(s), back, atol=1e-9)
+    assert abs(back.tempos[1, 1] - 60.5) < 1e-4  # whole microseconds per quarter
+    assert back.meta.title == "t" and back.meta.key == "F# minor" and back.meta.meter == "6/8"
+
+
+def test_unison_overlap_in_a_part_is_cut_where_the_pitch_restarts(tmp_path):
+    s = make_score([60, 60, 64], [0, 1, 0], [2, 3, 3])
+    write_midi(s, tmp_path / "u.mid")
+    back = read_midi(tmp_path / "u.mid")
+    assert sorted(zip(back.pitch.tolist(), back.start_q.tolist(), back.end_q.tolist())) == [
+        (60, 0.0, 1.0), (60, 1.0, 3.0), (64, 0.0, 3.0)]
+
+
+def test_foreign_midi_lyrics_in_conductor_track_attach_to_notes(tmp_path):
+    mf = mido.MidiFile(ticks_per_beat=480)
+    tr = mido.MidiTrack([mido.MetaMessage("lyrics", text="la", time=0), mido.Message("note_on", note=60, velocity=90),
+                         mido.Message("note_off", note=60, time=480), mido.MetaMessage("lyrics", text="lo", time=0),
+                         mido.Message("note_on", note=62, velocity=90), mido.Message("note_off", note=62, time=240)])
+    mf.tracks.append(tr)
+    mf.save(tmp_path / "f.mid")
+    s = read_score(tmp_path / "f.mid")
+    assert s.lyric_text == ("la", "lo") and s.lyric_note.tolist() == [0, 1]
+    assert s.end_q.tolist() == [1.0, 1.5]
+
+
+def _absurd_ticks(path):
+    mf = mido.MidiFile()
+    mf.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=90, time=0),
+                                     mido.Message("note_off", note=60, time=10**9)]))
+    mf.save(path)
+
+
+def _no_notes(path):
+    mf = mido.MidiFile()
+    mf.tracks.append(mido.MidiTrack([mido.MetaMessage("set_tempo", tempo=500000)]))
+    mf.save(path)
+
+
+BAD = {
+    "empty.mid": lambda p: p.write_bytes(b""),
+    "random.mid": lambda p: p.write_bytes(np.random.default_rng(0).bytes(3000)),
+    "truncated.mid": lambda p: (write_midi(make_score([60, 62], [0, 1], [1, 2]), p),
+                                p.write_bytes(p.read_bytes()[:30])),
+    "nonotes.mid": _no_notes,
+    "absurd.mid": _absurd_ticks,
+    "bad.musicxml": lambda p: p.write_text("<score-partwise><part id='P1'><measure><note>"),
+    "garbage.mxl": lambda p: p.write_bytes(b"PK\x03\x04 not really a zip"),
+    "bad.abc": lambda p: p.write_text("X:1\nT:x\nM:4/4\nK:C\n|: ]]] ((( \x7f\n"),
+    "noabc.abc": lambda p: p.write_text("just some words\n"),
+    "empty.krn": lambda p: p.write_text(""),
+    "song.txt": lambda p: p.write_text("not music"),
+}
+
+
+@pytest.mark.parametrize("name", sorted(BAD))
+def test_bad_input_raises_one_typed_error_naming_the_file(name, tmp_path):
+    path = tmp_path / name
+    BAD[name](path)
+    try:
+        scores = read_scores(path)
+    except ScoreError as e:
+        assert str(path) in str(e) and e.reason and "\n" not in str(e)
+    else:  # music21 reads some junk ABC leniently; then it must at least be real notes
+        assert name == "bad.abc" and all(s.num_notes > 0 for s in scores)
+
+
+def test_missing_path_and_directory(tmp_path):
+    with pytest.raises(ScoreError, match="no such file"):
+        read_score(tmp_path / "nope.mid")
+    (tmp_path / "d.mid").mkdir()
+    with pytest.raises(ScoreError, match="directory"):
+        read_score(tmp_path / "d.mid")
+
+
+def test_failed_write_leaves_no_file(tmp_path):
+    s = make_score([60, 200], [0, 1], [1, 2])  # pitch 200 cannot be written
+    with pytest.raises(ValueError):
+        write_score(s, tmp_path / "x.mid")
+    assert list(tmp_path.iterdir()) == []
