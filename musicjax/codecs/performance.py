@@ -7,7 +7,7 @@ import dataclasses
 
 import numpy as np
 
-from musicjax.data.score import Metadata, Part, Score, make_score, seconds_to_quarters
+from musicjax.data.score import Metadata, Part, Score, cut_unison_overlaps, make_score, seconds_to_quarters
 
 PAD, BOS, EOS = 0, 1, 2
 NUM_SPECIAL = 3
@@ -56,17 +56,22 @@ class PerformanceCodec:
         sps = self.steps_per_second
         s = np.round(score.start * sps).astype(np.int64)
         e = np.maximum(np.round(score.end * sps).astype(np.int64), s + 1)
+        # in grid steps as "quarters" first, so that the unison cut happens exactly on the grid
+        steps = make_score(score.pitch, s, e, velocity=self.bin_velocity(self.velocity_bin(score.velocity)),
+                           parts=(Part(),), tempos=((0.0, 60.0),))
+        steps = cut_unison_overlaps(steps, within_parts=False)
         tempos = np.array([[0.0, score.qpm]])
-        return make_score(score.pitch, seconds_to_quarters(s / sps, tempos), seconds_to_quarters(e / sps, tempos),
-                          velocity=self.bin_velocity(self.velocity_bin(score.velocity)), parts=(Part(),),
-                          tempos=tempos, meta=score.meta)
+        return make_score(steps.pitch, seconds_to_quarters(steps.start_q / sps, tempos),
+                          seconds_to_quarters(steps.end_q / sps, tempos), velocity=steps.velocity,
+                          parts=(Part(),), tempos=tempos, meta=score.meta)
 
     def encode(self, score: Score) -> np.ndarray:
-        """Score (all parts) -> [events] int32. At one instant: releases, then velocity changes and
-        onsets; notes in pitch order."""
+        """Score (all parts) -> [events] int32 of `quantize(score)`. At one instant: releases, then
+        velocity changes and onsets; notes in pitch order."""
+        score = self.quantize(score)
         sps = self.steps_per_second
         s = np.round(score.start * sps).astype(np.int64)
-        e = np.maximum(np.round(score.end * sps).astype(np.int64), s + 1)
+        e = np.round(score.end * sps).astype(np.int64)
         vbin = self.velocity_bin(score.velocity)
         # (time, kind 0=off 1=on, pitch, velocity bin)
         events = sorted([(int(t), 0, int(p), 0) for t, p in zip(e, score.pitch)]

@@ -11,7 +11,7 @@ import numpy as np
 import pretty_midi
 
 from musicjax.data.files import atomic_write
-from musicjax.data.score import SYLLABIC, Metadata, Part, Score, ScoreError, make_score, quarters_to_seconds, select_notes
+from musicjax.data.score import SYLLABIC, Metadata, Part, Score, ScoreError, cut_unison_overlaps, make_score, quarters_to_seconds
 
 TICKS_PER_QUARTER = 960  # divisible by 2, 3, 4, 5, 6, 8, 16, 32, 64: tuplets land on ticks
 DEFAULT_VELOCITY = 80
@@ -160,29 +160,7 @@ def midi_representable(score: Score) -> Score:
     if not np.array_equal(tempos, score.tempos):
         score = score.replace(tempos=tempos, start=quarters_to_seconds(score.start_q, tempos),
                               end=quarters_to_seconds(score.end_q, tempos))
-    key = score.part.astype(np.int64) * 128 + score.pitch
-    order = np.lexsort((-score.end_q, score.start_q, key))  # by (part, pitch), time, longest first
-    dup = np.zeros(score.num_notes, bool)
-    same_onset = (key[order][1:] == key[order][:-1]) & (score.start_q[order][1:] == score.start_q[order][:-1])
-    dup[order[1:][same_onset]] = True
-    if dup.any():
-        survivor = order.copy()
-        for j in range(1, len(order)):
-            if same_onset[j - 1]:
-                survivor[j] = survivor[j - 1]
-        to_survivor = np.empty(score.num_notes, np.int64)
-        to_survivor[order] = survivor
-        score = select_notes(score.replace(lyric_note=to_survivor[score.lyric_note].astype(np.int32)), ~dup)
-        key = score.part.astype(np.int64) * 128 + score.pitch
-        order = np.lexsort((score.start_q, key))
-    end_q = score.end_q.copy()
-    same = key[order][1:] == key[order][:-1]
-    nxt = score.start_q[order][1:]
-    cut = np.flatnonzero(same & (end_q[order][:-1] > nxt))
-    if cut.size == 0:
-        return score
-    end_q[order[cut]] = nxt[cut]
-    return score.replace(end_q=end_q, end=quarters_to_seconds(end_q, score.tempos))
+    return cut_unison_overlaps(score)
 
 
 def _channels(parts) -> list[int]:

@@ -193,6 +193,34 @@ def select_notes(score: Score, keep: np.ndarray) -> Score:
     )
 
 
+def cut_unison_overlaps(score: Score, within_parts: bool = True) -> Score:
+    """No two notes of one pitch overlap (within a part, or anywhere if not `within_parts`), as in
+    a MIDI channel or an event stream with one key per pitch: of notes starting together only the
+    longest stays (their lyrics move to it), and a note is cut where its pitch starts again."""
+    key = score.pitch.astype(np.int64) + (score.part.astype(np.int64) * 128 if within_parts else 0)
+    order = np.lexsort((-score.end_q, score.start_q, key))  # by key, time, longest first
+    same_onset = (key[order][1:] == key[order][:-1]) & (score.start_q[order][1:] == score.start_q[order][:-1])
+    if same_onset.any():
+        survivor = order.copy()
+        for j in np.flatnonzero(same_onset) + 1:
+            survivor[j] = survivor[j - 1]
+        to_survivor = np.empty(score.num_notes, np.int64)
+        to_survivor[order] = survivor
+        dup = np.zeros(score.num_notes, bool)
+        dup[order[1:][same_onset]] = True
+        score = select_notes(score.replace(lyric_note=to_survivor[score.lyric_note].astype(np.int32)), ~dup)
+        key = score.pitch.astype(np.int64) + (score.part.astype(np.int64) * 128 if within_parts else 0)
+        order = np.lexsort((score.start_q, key))
+    same = key[order][1:] == key[order][:-1]
+    nxt = score.start_q[order][1:]
+    cut = np.flatnonzero(same & (score.end_q[order][:-1] > nxt))
+    if cut.size == 0:
+        return score
+    end_q = score.end_q.copy()
+    end_q[order[cut]] = nxt[cut]
+    return score.replace(end_q=end_q, end=quarters_to_seconds(end_q, score.tempos))
+
+
 def scores_equal(a: Score, b: Score, *, atol: float = 0.0) -> bool:
     """Same notes (times within `atol`), parts, lyrics and tempo map."""
     close = lambda x, y: x.shape == y.shape and np.allclose(x, y, rtol=0.0, atol=atol)
