@@ -23,7 +23,8 @@ def pianoroll_png(score: Score, path: str | os.PathLike, title: str | None = Non
         idx = score.part_notes(pi)
         if idx.size:
             for i in idx:
-                ax.add_patch(plt.Rectangle((score.start_q[i], score.pitch[i] - 0.4), score.end_q[i] - score.start_q[i],
+                dur = score.end_q[i] - score.start_q[i]  # a small gap shows each re-attack
+                ax.add_patch(plt.Rectangle((score.start_q[i], score.pitch[i] - 0.4), max(dur - 0.06, 0.8 * dur),
                                            0.8, color=colours(pi % 10), linewidth=0))
             ax.plot([], [], color=colours(pi % 10), label=part.name or f"part {pi + 1}", linewidth=6)
     if score.num_notes:
