@@ -1,0 +1,1 @@
+"""Training core shared by every model: optimizers, pure steps, parallelism, checkpoints, loop."""
