@@ -1,0 +1,80 @@
+"""Melody LSTM language model (Magenta's melody RNN setting) on Essen folk songs and the Bach
+chorale sopranos: melody tokens at 4 steps per quarter, teacher forcing, cross-entropy.
+
+Run:      musicjax train experiments/melody_lstm.py:default --workdir runs/melody_lstm
+Variants: tiny (seconds; tests), default (the demo: minutes on a 2-core CPU), large.
+Measured: see the `RESULTS` string below (filled from real runs; the README table repeats it).
+"""
+
+import ml_collections
+
+RESULTS = """
+default, 2-core CPU (AVX-512), float32: see README "Results" (test NLL vs unigram/bigram baselines).
+"""
+
+
+def get_config(variant: str = "default") -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.model_family = "melody_lstm"  # which model/data builder the trainer uses
+    c.seed = 0  # PRNG seed: parameters, dropout (folded with the step) and data order
+
+    c.data = ml_collections.ConfigDict()
+    c.data.sources = (("essen", 0), ("bach_chorales", 0))  # (corpus, part): part 0 = chorale soprano
+    c.data.steps_per_quarter = 4  # melody grid: sixteenth notes
+    c.data.min_pitch = 36  # melody codec range (vocabulary 66)
+    c.data.max_pitch = 96
+    c.data.max_transpose = 5  # training melodies shifted by up to +-5 semitones (kept in range)
+
+    c.model = ml_collections.ConfigDict()
+    c.model.embed_dim = 128  # token embedding size
+    c.model.hidden = 256  # LSTM units per layer
+    c.model.num_layers = 2  # stacked LSTM layers
+    c.model.dropout = 0.1  # between layers and before the output layer
+
+    c.train = ml_collections.ConfigDict()
+    c.train.batch_size = 64  # windows per step, split over all devices
+    c.train.seq_len = 128  # tokens per training window (32 quarter notes)
+    c.train.num_steps = 600  # optimizer steps
+    c.train.optimizer = "adam"  # adam | adamw | adagrad | sgd
+    c.train.learning_rate = 3e-3  # peak learning rate
+    c.train.schedule = "warmup_cosine"  # constant | exponential | cosine | warmup_cosine | warmup_linear
+    c.train.warmup_steps = 50  # linear warm-up steps (warmup_* schedules)
+    c.train.decay_rate = 0.5  # exponential schedule: factor per decay_steps
+    c.train.decay_steps = 1000
+    c.train.staircase = False  # exponential schedule: decay in steps, not smoothly
+    c.train.end_fraction = 0.05  # final learning rate as a fraction of the peak
+    c.train.clip_norm = 1.0  # global gradient-norm clipping (0: off)
+    c.train.weight_decay = 0.0  # adamw only
+    c.train.momentum = 0.9  # sgd only
+    c.train.accumulate_steps = 1  # micro-batches per optimizer update
+    c.train.precision = "float32"  # float32 | bfloat16 (matmuls; parameters stay float32)
+    c.train.max_bad_steps = 5  # stop after this many non-finite steps in a row
+
+    c.log_every = 25  # steps between metric lines
+    c.eval_every = 200  # steps between validation passes (and best-checkpoint candidates)
+    c.checkpoint_every = 200  # steps between checkpoints (one is always written at the end)
+    c.eval_batch_size = 64
+    c.eval_length = 512  # tokens per evaluation window (a melody longer than this is split)
+
+    c.sample = ml_collections.ConfigDict()
+    c.sample.steps = 256  # tokens per sample (64 quarter notes)
+    c.sample.temperature = 1.0
+    c.sample.top_k = 0
+    c.sample.top_p = 1.0
+    c.sample.qpm = 120.0  # tempo of the written samples
+
+    if variant == "tiny":
+        c.data.sources = (("bach_chorales", 0),)
+        c.model.embed_dim, c.model.hidden, c.model.num_layers = 16, 32, 2
+        c.train.batch_size, c.train.seq_len, c.train.num_steps = 8, 32, 12
+        c.train.warmup_steps = 2
+        c.log_every, c.eval_every, c.checkpoint_every = 2, 6, 6
+        c.eval_batch_size, c.eval_length = 16, 64
+        c.sample.steps = 32
+    elif variant == "large":
+        c.model.embed_dim, c.model.hidden = 256, 512
+        c.train.num_steps = 5000
+        c.eval_every = c.checkpoint_every = 500
+    elif variant != "default":
+        raise ValueError(f"unknown variant {variant!r}: tiny, default, large")
+    return c

@@ -1,0 +1,1 @@
+"""Decoding from trained models inside lax.scan / while_loop."""

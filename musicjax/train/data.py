@@ -1,0 +1,121 @@
+"""From corpus records to language-model batches with grain.
+
+Element i of the training stream is a pure function of (seed, i): the piece, its crop and its
+transposition are drawn from a key folded with i. So the data position of a run is its step
+number, and a resumed run reads exactly the batches an uninterrupted one would have."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Sequence
+
+import grain
+import numpy as np
+
+from musicjax.codecs.melody import BOS, EOS, PAD, MelodyCodec
+from musicjax.data import datasets
+from musicjax.data.records import record_to_score
+
+
+@dataclasses.dataclass(frozen=True)
+class MelodyData:
+    """Which melodies a melody LM reads: each (corpus, part) pair, e.g. ("essen", 0) and
+    ("bach_chorales", 0) for the chorale sopranos."""
+
+    sources: tuple[tuple[str, int], ...] = (("essen", 0), ("bach_chorales", 0))
+    steps_per_quarter: int = 4
+    min_pitch: int = 36
+    max_pitch: int = 96
+
+    @property
+    def codec(self) -> MelodyCodec:
+        return MelodyCodec(self.steps_per_quarter, self.min_pitch, self.max_pitch)
+
+
+def melody_sequences(data: MelodyData, split: str) -> tuple[list[np.ndarray], list[str]]:
+    """Every melody of `split` as tokens [steps] (no BOS/EOS), and the ids of those skipped
+    (out of the codec's range or empty)."""
+    codec = data.codec
+    seqs, skipped = [], []
+    for corpus, part in data.sources:
+        for rec in datasets.data_source(corpus, split):
+            score = record_to_score(rec)
+            try:
+                if part >= len(score.parts):
+                    raise ValueError("no such part")
+                seqs.append(codec.encode(score, part))
+            except ValueError:
+                skipped.append(score.meta.source_id)
+    return seqs, skipped
+
+
+def notes_in(tokens: np.ndarray) -> int:
+    """How many notes a token sequence holds (note-on tokens)."""
+    from musicjax.codecs.melody import NUM_SPECIAL
+
+    return int(np.sum(np.asarray(tokens) >= NUM_SPECIAL))
+
+
+def transpose_tokens(tokens: np.ndarray, shift: int) -> np.ndarray:
+    from musicjax.codecs.melody import NUM_SPECIAL
+
+    return np.where(tokens >= NUM_SPECIAL, tokens + shift, tokens).astype(np.int32)
+
+
+def _window(tokens: np.ndarray, length: int, start: int) -> dict:
+    """BOS + tokens + EOS, cut to [start, start + length + 1); inputs/targets/mask of [length]."""
+    full = np.concatenate([[BOS], tokens, [EOS]]).astype(np.int32)
+    piece = full[start : start + length + 1]
+    out = np.full(length + 1, PAD, np.int32)
+    out[: len(piece)] = piece
+    mask = np.zeros(length, np.float32)
+    mask[: len(piece) - 1] = 1.0
+    return {"inputs": out[:-1], "targets": out[1:], "mask": mask}
+
+
+class _TrainElement:
+    """grain map: index -> one training window, drawn from rng(seed, index)."""
+
+    def __init__(self, seqs: Sequence[np.ndarray], length: int, max_shift: int, data: MelodyData, seed: int):
+        self.seqs, self.length, self.max_shift, self.data, self.seed = seqs, length, max_shift, data, seed
+
+    def __call__(self, index: int) -> dict:
+        rng = np.random.default_rng([self.seed, index])
+        tokens = self.seqs[int(rng.integers(len(self.seqs)))]
+        start = int(rng.integers(max(1, len(tokens) + 2 - self.length)))
+        if self.max_shift:
+            from musicjax.codecs.melody import NUM_SPECIAL
+
+            notes = tokens[tokens >= NUM_SPECIAL] - NUM_SPECIAL + self.data.min_pitch
+            lo, hi = int(notes.min()), int(notes.max())
+            shifts = np.arange(-self.max_shift, self.max_shift + 1)
+            shifts = shifts[(lo + shifts >= self.data.min_pitch) & (hi + shifts <= self.data.max_pitch)]
+            tokens = transpose_tokens(tokens, int(rng.choice(shifts)))
+        return _window(tokens, self.length, start)
+
+
+def train_batches(seqs: Sequence[np.ndarray], data: MelodyData, length: int, batch_size: int, seed: int,
+                  max_shift: int = 0, process_index: int = 0, process_count: int = 1) -> grain.MapDataset:
+    """An endless MapDataset of batches: batch b holds elements b*B .. b*B+B-1 of the training
+    stream (each process the rows [process_index::process_count] of it, for multi-host runs)."""
+    if batch_size % process_count:
+        raise ValueError(f"batch size {batch_size} does not divide over {process_count} processes")
+    per = batch_size // process_count
+    element = _TrainElement(seqs, length, max_shift, data, seed)
+
+    def batch(b: int) -> dict:
+        rows = [element(b * batch_size + process_index * per + r) for r in range(per)]
+        return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
+
+    return grain.MapDataset.range(2**62).map(batch)
+
+
+def eval_windows(seqs: Sequence[np.ndarray], length: int) -> dict:
+    """Every evaluation melody cut into consecutive windows [n, length] (BOS first, EOS last): the
+    whole split scored once, each token predicted from its window's start. Padded rows mask 0."""
+    rows = []
+    for tokens in seqs:
+        full_len = len(tokens) + 1  # targets: tokens + EOS
+        for start in range(0, full_len, length):
+            rows.append(_window(tokens, length, start))
+    return {k: np.stack([r[k] for r in rows]) for k in rows[0]}
