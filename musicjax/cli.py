@@ -98,6 +98,86 @@ def cmd_data_render(args) -> int:
     return 0
 
 
+# ---- train / sample / evaluate ----------------------------------------------------------------
+
+
+def _workdir_config(workdir):
+    import ml_collections
+
+    path = pathlib.Path(workdir) / "config.json"
+    if not path.exists():
+        raise CliError(f"{workdir}: not a training workdir (no config.json)")
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
+def _task(config):
+    from musicjax.tasks.melody_lm import MelodyLMTask
+
+    if config.get("model_family", "melody_lstm") != "melody_lstm":
+        raise CliError(f"model family {config.model_family!r} has no trainer yet")
+    config.data.sources = tuple(tuple(x) for x in config.data.sources)
+    return MelodyLMTask.from_config(config)
+
+
+def cmd_train(args) -> int:
+    from musicjax.config import ConfigError, load_config
+    from musicjax.train.loop import TrainingDiverged, train
+    from musicjax.train.parallel import initialize_distributed
+
+    initialize_distributed()
+    try:
+        config = load_config(args.config, args.set or ())
+    except ConfigError as e:
+        raise CliError(str(e)) from None
+    try:
+        result = train(_task(config), config, args.workdir)
+    except TrainingDiverged as e:
+        raise CliError(f"training stopped: {e}") from None
+    print(json.dumps(result))
+    return 0
+
+
+def cmd_sample(args) -> int:
+    from musicjax.data.audio import synthesize, write_wav
+    from musicjax.data.io import read_score, write_score
+    from musicjax.evaluate.music_stats import melody_stats
+    from musicjax.evaluate.plots import pianoroll_png
+    from musicjax.tasks.melody_lm import sample_run
+    from musicjax.train.loop import restore_params
+
+    config = _workdir_config(args.workdir)
+    task = _task(config)
+    params, step = restore_params(task, config, args.workdir)
+    primer = read_score(args.primer) if args.primer else None
+    s = config.sample
+    scores = sample_run(task, params, args.num, args.steps or s.steps, args.seed,
+                        s.temperature if args.temperature is None else args.temperature,
+                        s.top_k if args.top_k is None else args.top_k, s.top_p if args.top_p is None else args.top_p,
+                        primer, s.qpm)
+    out = pathlib.Path(args.out)
+    for i, score in enumerate(scores):
+        stem = out / f"sample_{i + 1:02d}"
+        write_score(score, stem.with_suffix(".mid"))
+        write_wav(synthesize(score, method=args.synth), stem.with_suffix(".wav"))
+        pianoroll_png(score, stem.with_suffix(".png"))
+        print(json.dumps({"file": str(stem.with_suffix(".mid")), "checkpoint_step": step, **melody_stats(score)}))
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from musicjax.data.files import atomic_write_text
+    from musicjax.tasks.melody_lm import evaluate_run
+    from musicjax.train.loop import restore_params
+
+    config = _workdir_config(args.workdir)
+    task = _task(config)
+    params, step = restore_params(task, config, args.workdir)
+    result = {"checkpoint_step": step, **evaluate_run(task, config, params, args.split)}
+    atomic_write_text(pathlib.Path(args.workdir) / f"eval_{args.split}.json", json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
 # ---- demo --------------------------------------------------------------------------------------
 
 
@@ -139,6 +219,30 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--method", choices=("auto", "fluidsynth", "numpy"), default="auto")
     c.add_argument("--sample-rate", type=int, default=22050)
     c.set_defaults(func=cmd_data_render)
+
+    c = sub.add_parser("train", help="train an experiment; the same command on the same workdir resumes")
+    c.add_argument("config", metavar="CONFIG[:VARIANT]", help="e.g. experiments/melody_lstm.py:tiny")
+    c.add_argument("--workdir", required=True)
+    c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
+    c.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("sample", help="sample from a trained workdir: MIDI, WAV and PNG per sample")
+    c.add_argument("--workdir", required=True)
+    c.add_argument("--num", type=int, default=4)
+    c.add_argument("--out", required=True)
+    c.add_argument("--temperature", type=float)
+    c.add_argument("--top-k", type=int)
+    c.add_argument("--top-p", type=float)
+    c.add_argument("--primer", metavar="FILE", help="a melody file whose notes start every sample")
+    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--steps", type=int, help="tokens to sample (default: the config's)")
+    c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto")
+    c.set_defaults(func=cmd_sample)
+
+    c = sub.add_parser("evaluate", help="NLL, bits per note, accuracy, with unigram/bigram baselines (JSON)")
+    c.add_argument("--workdir", required=True)
+    c.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    c.set_defaults(func=cmd_evaluate)
 
     c = sub.add_parser("demo", help="the main job: build data, render, and (with a model) train and sample")
     c.add_argument("--out", default="demo_out", help="directory for everything the demo writes")

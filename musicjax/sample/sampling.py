@@ -26,7 +26,7 @@ def filter_logits(logits, temperature: float, top_k: int = 0, top_p: float = 1.0
     return logits
 
 
-@functools.partial(jax.jit, static_argnames=("model", "num_steps", "top_k", "eos", "pad"))
+@functools.partial(jax.jit, static_argnames=("model", "num_steps", "top_k", "top_p", "eos", "pad"))
 def sample_lm(model, params, primer, key, *, num_steps: int, temperature=1.0, top_k: int = 0, top_p=1.0,
               eos: int = -1, pad: int = 0):
     """Continue `primer` [batch, P] (P >= 1, e.g. BOS alone) by `num_steps` tokens -> [batch,

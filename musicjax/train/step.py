@@ -1,6 +1,6 @@
 """Pure, jitted training and evaluation steps: `(state, batch, key) -> (state, metrics)`.
 
-A step whose loss or gradient is not finite is not applied: the state keeps its parameters and
+A step whose loss, gradient or update is not finite is not applied: the state keeps its parameters and
 optimizer state, counts the bad step in `bad_steps` (reset by the next good one), and the loop
 stops after a configurable number in a row."""
 
@@ -50,8 +50,8 @@ def make_train_step(loss_fn: Callable) -> Callable:
         key = jax.random.fold_in(key, state.step)
         (loss, aux), grads = jax.value_and_grad(loss_fn, has_aux=True)(state.params, batch, key)
         grad_norm = optax.tree.norm(grads)
-        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm)
         updates, new_opt = state.tx.update(grads, state.opt_state, state.params)
+        finite = jnp.isfinite(loss) & jnp.isfinite(grad_norm) & jnp.isfinite(optax.tree.norm(updates))
         new_params = optax.apply_updates(state.params, updates)
         keep = lambda new, old: jax.tree_util.tree_map(lambda n, o: jnp.where(finite, n, o), new, old)
         new_state = state.replace(
