@@ -178,6 +178,23 @@ def cmd_evaluate(args) -> int:
     return 0
 
 
+# ---- bench -------------------------------------------------------------------------------------
+
+
+def cmd_bench(args) -> int:
+    import importlib.util
+
+    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / f"{args.name}.py"
+    if not path.exists():
+        known = sorted(p.stem for p in path.parent.glob("*.py")) if path.parent.exists() else []
+        raise CliError(f"no benchmark {args.name!r} (known: {', '.join(known) or 'none; run from a checkout'})")
+    spec = importlib.util.spec_from_file_location(f"musicjax_bench_{args.name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    module.main(args.rest)
+    return 0
+
+
 # ---- demo --------------------------------------------------------------------------------------
 
 
@@ -243,6 +260,11 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--workdir", required=True)
     c.add_argument("--split", default="test", choices=("train", "valid", "test"))
     c.set_defaults(func=cmd_evaluate)
+
+    c = sub.add_parser("bench", help="run a benchmark from benchmarks/ (prints JSON)")
+    c.add_argument("name", help="e.g. lstm_lm")
+    c.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --quick")
+    c.set_defaults(func=cmd_bench)
 
     c = sub.add_parser("demo", help="the main job: build data, render, and (with a model) train and sample")
     c.add_argument("--out", default="demo_out", help="directory for everything the demo writes")

@@ -1,0 +1,203 @@
+"""Train-step and sampling throughput of the melody LSTM LM against a PyTorch twin.
+
+Same sizes on both sides (vocab 130, embedding 256, 2 x LSTM 512, batch 64, length 128, Adam, no
+dropout); steps interleaved JAX / PyTorch after warm-up so both see the same machine state; medians
+of the timed steps. Prints one JSON object: tokens/s of each side, the ratio, achieved GFLOP/s and
+its share of this machine's measured peak matmul rate, float32 and bfloat16 (PyTorch autocast), and
+sampling 512 tokens at batch 1 and 64 (one jitted lax.scan vs a PyTorch Python loop).
+
+    musicjax bench lstm_lm [--quick]      (needs the `bench` extra: torch==2.13.0)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+VOCAB, EMBED, HIDDEN, LAYERS, BATCH, LENGTH = 130, 256, 512, 2, 64, 128
+
+
+def train_flops(batch=BATCH, length=LENGTH) -> float:
+    """Multiply-adds x 2 of one training step (forward + backward = 3 x forward matmuls)."""
+    per_token = sum(2 * 4 * HIDDEN * ((EMBED if l == 0 else HIDDEN) + HIDDEN) for l in range(LAYERS))
+    per_token += 2 * HIDDEN * VOCAB
+    return 3.0 * per_token * batch * length
+
+
+def peak_matmul_gflops(n: int = 2048, reps: int = 10) -> float:
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        f(a).block_until_ready()
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / min(times) / 1e9
+
+
+# ---- JAX side ----------------------------------------------------------------------------------
+
+
+def jax_side(precision: str):
+    from musicjax.models.lstm import LSTMLanguageModel
+    from musicjax.train.optim import make_optimizer, make_schedule
+    from musicjax.train.step import TrainState, lm_loss_fn, make_train_step
+
+    dtype = jnp.bfloat16 if precision == "bfloat16" else jnp.float32
+    model = LSTMLanguageModel(VOCAB, EMBED, HIDDEN, LAYERS, 0.0, dtype)
+    params = model.init(jax.random.key(0), jnp.zeros((1, 4), jnp.int32))["params"]
+    state = TrainState.create(params, make_optimizer("adam", make_schedule("constant", 1e-3, 1)))
+    step = jax.jit(make_train_step(lm_loss_fn(model)), donate_argnums=0)
+    rng = np.random.default_rng(0)
+    tokens = rng.integers(0, VOCAB, (BATCH, LENGTH + 1)).astype(np.int32)
+    batch = {"inputs": jnp.asarray(tokens[:, :-1]), "targets": jnp.asarray(tokens[:, 1:]),
+             "mask": jnp.ones((BATCH, LENGTH), jnp.float32)}
+    key = jax.random.key(1)
+    holder = {"state": state}
+
+    def run():
+        holder["state"], m = step(holder["state"], batch, key)
+        m["loss"].block_until_ready()
+        return float(m["loss"])
+
+    return run, model, lambda: holder["state"].params  # the step donates its input state
+
+
+def jax_sampler(model, params, batch: int, steps: int):
+    from musicjax.sample.sampling import sample_lm
+
+    primer = jnp.ones((batch, 1), jnp.int32)
+
+    def run():
+        sample_lm(model, params(), primer, jax.random.key(0), num_steps=steps).block_until_ready()
+
+    return run
+
+
+# ---- PyTorch twin ------------------------------------------------------------------------------
+
+
+def torch_side(precision: str):
+    import torch
+
+    class TorchLM(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.embed = torch.nn.Embedding(VOCAB, EMBED)
+            self.lstm = torch.nn.LSTM(EMBED, HIDDEN, LAYERS, batch_first=True)
+            self.out = torch.nn.Linear(HIDDEN, VOCAB)
+
+        def forward(self, x, state=None):
+            y, state = self.lstm(self.embed(x), state)
+            return self.out(y), state
+
+    torch.manual_seed(0)
+    model = TorchLM()
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    rng = np.random.default_rng(0)
+    tokens = torch.from_numpy(rng.integers(0, VOCAB, (BATCH, LENGTH + 1)).astype(np.int64))
+    x, y = tokens[:, :-1], tokens[:, 1:]
+    loss_fn = torch.nn.CrossEntropyLoss()
+
+    def run():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+            logits, _ = model(x)
+            loss = loss_fn(logits.reshape(-1, VOCAB).float(), y.reshape(-1))
+        loss.backward()
+        opt.step()
+        return float(loss.detach())
+
+    return run, model
+
+
+def torch_sampler(model, batch: int, steps: int):
+    import torch
+
+    def run():
+        with torch.no_grad():
+            token = torch.ones((batch, 1), dtype=torch.long)
+            state = None
+            for _ in range(steps):
+                logits, state = model(token, state)
+                token = torch.multinomial(torch.softmax(logits[:, -1], -1), 1)
+
+    return run
+
+
+# ---- timing ------------------------------------------------------------------------------------
+
+
+def interleaved(fns: dict, warmup: int, steps: int) -> dict:
+    """Median seconds per call of each function, calls alternating between them."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(steps):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def main(argv=None) -> dict:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true", help="fewer timed steps (10) and sampling at batch 1 only")
+    p.add_argument("--steps", type=int, default=None)
+    args = p.parse_args(argv)
+    import torch
+
+    steps = args.steps or (10 if args.quick else 20)
+    peak = peak_matmul_gflops()
+    flops = train_flops()
+    result = {
+        "benchmark": "lstm_lm",
+        "sizes": {"vocab": VOCAB, "embed": EMBED, "hidden": HIDDEN, "layers": LAYERS, "batch": BATCH, "length": LENGTH},
+        "environment": {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+                        "jax": jax.__version__, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+                        **{k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MALLOC_ARENA_MAX",
+                                                          "OPENBLAS_CORETYPE", "XLA_FLAGS") if os.environ.get(k)}},
+        "timed_steps": steps,
+        "peak_matmul_gflops": round(peak, 1),
+        "train": {},
+    }
+    sampler_model = None
+    for precision in ("float32", "bfloat16"):
+        j, jmodel, jparams = jax_side(precision)
+        t, tmodel = torch_side(precision)
+        med = interleaved({"jax": j, "torch": t}, warmup=3, steps=steps)
+        result["train"][precision] = {
+            "jax_tokens_per_s": round(BATCH * LENGTH / med["jax"]),
+            "torch_tokens_per_s": round(BATCH * LENGTH / med["torch"]),
+            "ratio_jax_over_torch": round(med["torch"] / med["jax"], 3),
+            "jax_step_s": round(med["jax"], 4), "torch_step_s": round(med["torch"], 4),
+            "jax_gflops": round(flops / med["jax"] / 1e9, 1), "torch_gflops": round(flops / med["torch"] / 1e9, 1),
+            "jax_share_of_peak": round(flops / med["jax"] / 1e9 / peak, 3),
+            "torch_share_of_peak": round(flops / med["torch"] / 1e9 / peak, 3),
+        }
+        if precision == "float32":
+            sampler_model = (jmodel, jparams, tmodel)
+    jmodel, jparams, tmodel = sampler_model
+    result["sample_512"] = {}
+    for batch in ((1,) if args.quick else (1, 64)):
+        med = interleaved({"jax": jax_sampler(jmodel, jparams, batch, 512), "torch": torch_sampler(tmodel, batch, 512)},
+                          warmup=1, steps=3 if args.quick else 5)
+        result["sample_512"][f"batch_{batch}"] = {"jax_s": round(med["jax"], 3), "torch_s": round(med["torch"], 3),
+                                                  "ratio_jax_over_torch": round(med["torch"] / med["jax"], 2)}
+    print(json.dumps(result, indent=1))
+    return result
+
+
+if __name__ == "__main__":
+    main()
