@@ -47,13 +47,15 @@ def peak_matmul_gflops(n: int = 2048, reps: int = 10) -> float:
 # ---- JAX side ----------------------------------------------------------------------------------
 
 
-def jax_side(precision: str):
+def jax_side(precision: str, implementation: str):
+    from musicjax.models.fused_lstm import FusedLSTMLanguageModel
     from musicjax.models.lstm import LSTMLanguageModel
     from musicjax.train.optim import make_optimizer, make_schedule
     from musicjax.train.step import TrainState, lm_loss_fn, make_train_step
 
     dtype = jnp.bfloat16 if precision == "bfloat16" else jnp.float32
-    model = LSTMLanguageModel(VOCAB, EMBED, HIDDEN, LAYERS, 0.0, dtype)
+    cls = {"flax": LSTMLanguageModel, "fused": FusedLSTMLanguageModel}[implementation]
+    model = cls(VOCAB, EMBED, HIDDEN, LAYERS, 0.0, dtype)
     params = model.init(jax.random.key(0), jnp.zeros((1, 4), jnp.int32))["params"]
     state = TrainState.create(params, make_optimizer("adam", make_schedule("constant", 1e-3, 1)))
     step = jax.jit(make_train_step(lm_loss_fn(model)), donate_argnums=0)
@@ -155,6 +157,8 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer timed steps (10) and sampling at batch 1 only")
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--implementations", default="flax,fused",
+                   help="JAX LSTMs to time: flax (nn.RNN of OptimizedLSTMCell), fused (custom_vjp recurrence)")
     args = p.parse_args(argv)
     import torch
 
@@ -173,21 +177,22 @@ def main(argv=None) -> dict:
         "train": {},
     }
     sampler_model = None
+    impls = args.implementations.split(",")
     for precision in ("float32", "bfloat16"):
-        j, jmodel, jparams = jax_side(precision)
+        sides = {f"jax_{impl}": jax_side(precision, impl) for impl in impls}
         t, tmodel = torch_side(precision)
-        med = interleaved({"jax": j, "torch": t}, warmup=3, steps=steps)
-        result["train"][precision] = {
-            "jax_tokens_per_s": round(BATCH * LENGTH / med["jax"]),
-            "torch_tokens_per_s": round(BATCH * LENGTH / med["torch"]),
-            "ratio_jax_over_torch": round(med["torch"] / med["jax"], 3),
-            "jax_step_s": round(med["jax"], 4), "torch_step_s": round(med["torch"], 4),
-            "jax_gflops": round(flops / med["jax"] / 1e9, 1), "torch_gflops": round(flops / med["torch"] / 1e9, 1),
-            "jax_share_of_peak": round(flops / med["jax"] / 1e9 / peak, 3),
-            "torch_share_of_peak": round(flops / med["torch"] / 1e9 / peak, 3),
-        }
+        med = interleaved({**{k: v[0] for k, v in sides.items()}, "torch": t}, warmup=3, steps=steps)
+        row = {"torch_tokens_per_s": round(BATCH * LENGTH / med["torch"]), "torch_step_s": round(med["torch"], 4),
+               "torch_gflops": round(flops / med["torch"] / 1e9, 1),
+               "torch_share_of_peak": round(flops / med["torch"] / 1e9 / peak, 3)}
+        for k in sides:
+            row[k] = {"tokens_per_s": round(BATCH * LENGTH / med[k]), "step_s": round(med[k], 4),
+                      "ratio_over_torch": round(med["torch"] / med[k], 3),
+                      "gflops": round(flops / med[k] / 1e9, 1), "share_of_peak": round(flops / med[k] / 1e9 / peak, 3)}
+        result["train"][precision] = row
         if precision == "float32":
-            sampler_model = (jmodel, jparams, tmodel)
+            first = sides[f"jax_{impls[-1]}"]
+            sampler_model = (first[1], first[2], tmodel)
     jmodel, jparams, tmodel = sampler_model
     result["sample_512"] = {}
     for batch in ((1,) if args.quick else (1, 64)):
