@@ -8,14 +8,17 @@ import dataclasses
 import jax.numpy as jnp
 import numpy as np
 
+from musicjax.models.fused_lstm import FusedLSTMLanguageModel
 from musicjax.models.lstm import LSTMLanguageModel
+
+IMPLEMENTATIONS = {"flax": LSTMLanguageModel, "fused": FusedLSTMLanguageModel}
 from musicjax.train.data import MelodyData, eval_windows, melody_sequences, notes_in, train_batches
 
 
 @dataclasses.dataclass
 class MelodyLMTask:
     data: MelodyData
-    model: LSTMLanguageModel
+    model: LSTMLanguageModel | FusedLSTMLanguageModel
     seq_len: int
     max_transpose: int
     _sequences: dict = dataclasses.field(default_factory=dict)
@@ -26,7 +29,10 @@ class MelodyLMTask:
                           config.data.min_pitch, config.data.max_pitch)
         m = config.model
         dtype = jnp.bfloat16 if config.train.precision == "bfloat16" else jnp.float32
-        model = LSTMLanguageModel(data.codec.vocab_size, m.embed_dim, m.hidden, m.num_layers, m.dropout, dtype)
+        if m.get("implementation", "flax") not in IMPLEMENTATIONS:
+            raise ValueError(f"model.implementation must be one of {', '.join(IMPLEMENTATIONS)}")
+        model = IMPLEMENTATIONS[m.get("implementation", "flax")](data.codec.vocab_size, m.embed_dim, m.hidden,
+                                                                 m.num_layers, m.dropout, dtype)
         return cls(data, model, config.train.seq_len, config.data.max_transpose)
 
     def sequences(self, split: str) -> list[np.ndarray]:
