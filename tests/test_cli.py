@@ -54,3 +54,29 @@ def test_data_list(capsys):
     assert main(["data", "list"]) == 0
     out = capsys.readouterr().out
     assert "bach_chorales" in out and "essen" in out and "folk_abc" in out and "lyrics_text" in out
+
+
+def test_train_sample_evaluate_commands(tmp_path, corpus_dir, capsys):
+    import json
+
+    wd = tmp_path / "run"
+    assert main(["train", "experiments/melody_lstm.py:tiny", "--workdir", str(wd), "--set", "train.num_steps=6"]) == 0
+    assert main(["train", "experiments/melody_lstm.py:tiny", "--workdir", str(wd), "--set", "train.num_steps=6"]) == 0
+    capsys.readouterr()
+    primer = corpus_dir / "essenFolksong/testd.abc"
+    for out in ("a", "b"):
+        assert main(["sample", "--workdir", str(wd), "--num", "2", "--out", str(tmp_path / out), "--seed", "3",
+                     "--primer", str(primer), "--synth", "numpy", "--top-k", "10"]) == 0
+    for name in ("sample_01.mid", "sample_02.wav", "sample_02.png"):
+        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    capsys.readouterr()
+    assert main(["evaluate", "--workdir", str(wd), "--split", "valid"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert set(result["models"]) == {"lstm", "unigram", "bigram"} and result["checkpoint_step"] == 6
+
+
+def test_train_errors_are_one_line(tmp_path):
+    r = _run("train", "experiments/nope.py", "--workdir", str(tmp_path))
+    assert r.returncode == 1 and "no such experiment file" in r.stderr and "Traceback" not in r.stderr
+    r = _run("train", "experiments/melody_lstm.py:tiny", "--workdir", str(tmp_path), "--set", "train.bogus=1")
+    assert r.returncode == 1 and "no config field" in r.stderr and "Traceback" not in r.stderr
