@@ -15,6 +15,8 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from musicjax.models.lstm import zero_carries
+
 
 def _dot(a, b, dtype):
     """a @ b with operands in `dtype` and float32 accumulation; in bfloat16 its gradients are
@@ -162,8 +164,7 @@ class FusedLSTMStack(nn.Module):
                 wx = self.param(f"wx_{layer}", init, (in_dim, 4 * self.hidden))
                 t = xt.shape[0]
                 xg = _dot(xt.reshape(t * batch, in_dim), wx, self.dtype).reshape(t, batch, -1) + b
-            h0, c0 = (carries[layer] if carries is not None else
-                      (jnp.zeros((batch, self.hidden)), jnp.zeros((batch, self.hidden))))
+            h0, c0 = (carries if carries is not None else zero_carries(batch, self.hidden, self.num_layers))[layer]
             xt, final = lstm_recurrence(xg, wh, h0, c0, self.dtype)
             out.append(final)
             if self.dropout > 0 and layer < self.num_layers - 1:
@@ -199,5 +200,4 @@ class FusedLSTMLanguageModel(nn.Module):
         return logits, carries
 
     def zero_carries(self, batch: int):
-        z = jnp.zeros((batch, self.hidden), jnp.float32)
-        return tuple((z, z) for _ in range(self.num_layers))
+        return zero_carries(batch, self.hidden, self.num_layers)

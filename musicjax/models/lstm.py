@@ -8,7 +8,13 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-Carry = tuple[Any, ...]  # one (c, h) pair of [batch, hidden] per layer
+Carry = tuple[Any, ...]  # one pair of [batch, hidden] state arrays per layer
+
+
+def zero_carries(batch: int, hidden: int, num_layers: int) -> Carry:
+    """The all-zero starting state of a `num_layers` LSTM stack."""
+    z = jnp.zeros((batch, hidden), jnp.float32)
+    return tuple((z, z) for _ in range(num_layers))
 
 
 class LSTMStack(nn.Module):
@@ -33,8 +39,7 @@ class LSTMStack(nn.Module):
         return x, tuple(out)
 
     def zero_carries(self, batch: int) -> Carry:
-        z = jnp.zeros((batch, self.hidden), jnp.float32)
-        return tuple((z, z) for _ in range(self.num_layers))
+        return zero_carries(batch, self.hidden, self.num_layers)
 
 
 class LSTMLanguageModel(nn.Module):
@@ -61,8 +66,7 @@ class LSTMLanguageModel(nn.Module):
         return self.out(x).astype(jnp.float32), carries
 
     def zero_carries(self, batch: int) -> Carry:
-        z = jnp.zeros((batch, self.hidden), jnp.float32)
-        return tuple((z, z) for _ in range(self.num_layers))
+        return zero_carries(batch, self.hidden, self.num_layers)
 
 
 def lstm_reference(params_layers: Sequence[dict], x, hidden: int):

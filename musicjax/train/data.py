@@ -12,7 +12,7 @@ from typing import Sequence
 import grain
 import numpy as np
 
-from musicjax.codecs.melody import BOS, EOS, PAD, MelodyCodec
+from musicjax.codecs.melody import BOS, EOS, NUM_SPECIAL, PAD, MelodyCodec
 from musicjax.data import datasets
 from musicjax.data.records import record_to_score
 
@@ -51,14 +51,11 @@ def melody_sequences(data: MelodyData, split: str) -> tuple[list[np.ndarray], li
 
 def notes_in(tokens: np.ndarray) -> int:
     """How many notes a token sequence holds (note-on tokens)."""
-    from musicjax.codecs.melody import NUM_SPECIAL
-
     return int(np.sum(np.asarray(tokens) >= NUM_SPECIAL))
 
 
 def transpose_tokens(tokens: np.ndarray, shift: int) -> np.ndarray:
-    from musicjax.codecs.melody import NUM_SPECIAL
-
+    """Melody tokens with every note-on moved by `shift` semitones."""
     return np.where(tokens >= NUM_SPECIAL, tokens + shift, tokens).astype(np.int32)
 
 
@@ -84,8 +81,6 @@ class _TrainElement:
         tokens = self.seqs[int(rng.integers(len(self.seqs)))]
         start = int(rng.integers(max(1, len(tokens) + 2 - self.length)))
         if self.max_shift:
-            from musicjax.codecs.melody import NUM_SPECIAL
-
             notes = tokens[tokens >= NUM_SPECIAL] - NUM_SPECIAL + self.data.min_pitch
             lo, hi = int(notes.min()), int(notes.max())
             shifts = np.arange(-self.max_shift, self.max_shift + 1)
