@@ -1,0 +1,1 @@
+"""Probabilistic sequence models outside Flax: PPM (numpy) and, later, NumPyro models."""
