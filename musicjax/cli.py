@@ -169,12 +169,34 @@ def cmd_evaluate(args) -> int:
     from musicjax.tasks.melody_lm import evaluate_run
     from musicjax.train.loop import restore_params
 
+    if args.idyom:
+        return _evaluate_idyom(args)
+    if not args.workdir:
+        raise CliError("evaluate needs --workdir (a training run) or --idyom CONFIG")
     config = _workdir_config(args.workdir)
     task = _task(config)
     params, step = restore_params(task, config, args.workdir)
     result = {"checkpoint_step": step, **evaluate_run(task, config, params, args.split)}
     atomic_write_text(pathlib.Path(args.workdir) / f"eval_{args.split}.json", json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
+    return 0
+
+
+def _evaluate_idyom(args) -> int:
+    from musicjax.config import ConfigError, load_config
+    from musicjax.data.files import atomic_write_text
+    from musicjax.evaluate.idyom import markdown_table, run_experiment
+
+    try:
+        config = load_config(args.idyom, args.set or ())
+    except ConfigError as e:
+        raise CliError(str(e)) from None
+    result = run_experiment(config)
+    table = markdown_table(result)
+    out = pathlib.Path(args.out or ".")
+    atomic_write_text(out / f"idyom_{config.dataset}.json", json.dumps(result, indent=1))
+    atomic_write_text(out / f"idyom_{config.dataset}.md", table + "\n")
+    print(table)
     return 0
 
 
@@ -256,9 +278,13 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto")
     c.set_defaults(func=cmd_sample)
 
-    c = sub.add_parser("evaluate", help="NLL, bits per note, accuracy, with unigram/bigram baselines (JSON)")
-    c.add_argument("--workdir", required=True)
+    c = sub.add_parser("evaluate", help="a run's NLL, bits per note, accuracy with unigram/bigram baselines "
+                                        "(JSON); or Pearce's melody benchmark with --idyom")
+    c.add_argument("--workdir")
     c.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    c.add_argument("--idyom", metavar="CONFIG[:VARIANT]", help="e.g. experiments/idyom_kinder.py: 10-fold PPM and LSTM")
+    c.add_argument("--out", help="with --idyom: directory for the JSON and Markdown table")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE")
     c.set_defaults(func=cmd_evaluate)
 
     c = sub.add_parser("bench", help="run a benchmark from benchmarks/ (prints JSON)")

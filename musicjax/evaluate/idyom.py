@@ -55,3 +55,28 @@ def ppm_cross_validation(name: str, escape: str = "c", stm_escape: str = "c", bi
     result = {m: float(np.mean(v)) for m, v in per_fold.items()}
     return {"dataset": name, "escape": escape, "stm_escape": stm_escape, "bias": bias, "bits_per_note": result,
             "per_fold": per_fold, "seconds": round(time.time() - start, 1)}
+
+
+def run_experiment(config) -> dict:
+    """PPM and LSTM cross-validation per an experiments/idyom_*.py config."""
+    from musicjax.evaluate.idyom_lstm import PitchLSTMConfig, lstm_cross_validation
+
+    ppm = ppm_cross_validation(config.dataset, config.ppm.escape, config.ppm.stm_escape, config.ppm.bias)
+    lstm = lstm_cross_validation(config.dataset, PitchLSTMConfig(**config.lstm.to_dict()), config.dynamic,
+                                 config.ppm.bias, config.max_folds or None)
+    return {"dataset": config.dataset, "summary": dataset_summary(config.dataset), "ppm": ppm, "lstm": lstm,
+            "published": PUBLISHED[config.dataset]}
+
+
+def markdown_table(result: dict) -> str:
+    """Pearce's published row, our PPM row and our LSTM row, bits per note."""
+    pub, ppm, lstm = result["published"], result["ppm"]["bits_per_note"], result["lstm"]["bits_per_note"]
+    cell = lambda d, k: f"{d[k]:.3f}" if k in d else "–"
+    lines = [f"| {result['dataset']} | STM | LTM | LTM+ | BOTH+ | time |", "| --- | --- | --- | --- | --- | --- |",
+             f"| Pearce 2005 (PPM*) | {pub['STM']} | {pub['LTM']} | {pub['LTM+']} | {pub['BOTH+']} | |",
+             f"| ours: PPM* (escape C) | {cell(ppm, 'STM')} | {cell(ppm, 'LTM')} | {cell(ppm, 'LTM+')} | "
+             f"{cell(ppm, 'BOTH+')} | {result['ppm']['seconds']} s |",
+             f"| ours: LSTM (LTM col: LSTM; LTM+: LSTM+ dynamic eval; BOTH+: LSTM+ with STM; STM col: LSTM with STM) "
+             f"| {cell(lstm, 'BOTH')} | {cell(lstm, 'LSTM')} | {cell(lstm, 'LSTM+')} | {cell(lstm, 'BOTH+')} | "
+             f"{result['lstm']['seconds']} s |"]
+    return "\n".join(lines)
