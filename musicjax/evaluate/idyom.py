@@ -33,7 +33,8 @@ def ppm_cross_validation(name: str, escape: str = "c", stm_escape: str = "c", bi
     seqs = [[index[int(p)] for p in m] for m in melodies]
     per_fold = {m: [] for m in ("STM", "LTM", "LTM+", "BOTH+")}
     for test in folds(len(seqs)):
-        train = [seqs[i] for i in range(len(seqs)) if i not in set(test.tolist())]
+        held = set(test.tolist())
+        train = [seqs[i] for i in range(len(seqs)) if i not in held]
         ltm = PPM(len(alphabet), escape)
         for s in train:
             ltm.learn(s)

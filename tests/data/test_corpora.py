@@ -1,6 +1,5 @@
 import collections
 
-import numpy as np
 import pytest
 
 from musicjax.data import corpora, datasets

@@ -1,4 +1,3 @@
-import pathlib
 
 import mido
 import numpy as np

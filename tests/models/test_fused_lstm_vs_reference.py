@@ -1,9 +1,8 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
-from musicjax.models.fused_lstm import (FusedLSTMLanguageModel, FusedLSTMStack, lstm_recurrence,
+from musicjax.models.fused_lstm import (FusedLSTMLanguageModel, lstm_recurrence,
                                         lstm_recurrence_autodiff)
 
 
