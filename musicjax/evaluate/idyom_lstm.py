@@ -5,7 +5,8 @@ Vocabulary: MIDI pitches from 12 below to 12 above the dataset's range (room to 
 BOS. The probability of a note is the softmax renormalised over the dataset's pitch alphabet, the
 alphabet IDyOM predicts over. LSTM+ adapts to the test melodies as it goes (dynamic evaluation: a
 gradient step on each note after predicting it, kept across the fold's test melodies, like LTM+);
-BOTH+ combines LSTM+ with the PPM short-term model by entropy weighting."""
+BOTH+ combines LSTM+ with the PPM short-term model by entropy weighting; ALL+ combines LSTM+, the
+PPM* LTM+ and the STM."""
 
 from __future__ import annotations
 
@@ -136,7 +137,7 @@ def lstm_cross_validation(name: str, cfg: PitchLSTMConfig = PitchLSTMConfig(), d
     seqs = _encode(melodies, low)
     length = max(len(s) for s in seqs)
     sym = {int(a): i for i, a in enumerate(alphabet)}
-    per_fold = {m: [] for m in ("LSTM", "BOTH", "LSTM+", "BOTH+")}
+    per_fold = {m: [] for m in ("LSTM", "BOTH", "LSTM+", "BOTH+", "ALL+")}
     for f, test in enumerate(folds(len(seqs))[:max_folds]):
         held = set(test.tolist())
         train = [seqs[i] for i in range(len(seqs)) if i not in held]
@@ -155,16 +156,23 @@ def lstm_cross_validation(name: str, cfg: PitchLSTMConfig = PitchLSTMConfig(), d
         per_fold["BOTH"].append(float(np.mean(both_static)))
         if dynamic:
             dists = dynamic_evaluation(model, params, test_seqs, alphabet_ids, length, cfg.dynamic_lr)
-            plus, both = [], []
+            ppm_plus = PPM(len(alphabet))  # PPM* LTM+ of the same fold, for the three-way mixture
+            for s in train:
+                ppm_plus.learn([sym[int(t) + low - 1] for t in s])
+            plus, both, every = [], [], []
             for s, d in zip(test_seqs, dists):
                 symbols = [sym[int(t) + low - 1] for t in s]
                 stm = PPM(len(alphabet))
                 for j, k in enumerate(symbols):
+                    p_stm, p_ltm = stm.distribution(symbols[:j]), ppm_plus.distribution(symbols[:j])
                     plus.append(-np.log2(d[j][k]))
-                    both.append(-np.log2(combine_entropy_weighted([d[j], stm.distribution(symbols[:j])], bias)[k]))
+                    both.append(-np.log2(combine_entropy_weighted([d[j], p_stm], bias)[k]))
+                    every.append(-np.log2(combine_entropy_weighted([d[j], p_ltm, p_stm], bias)[k]))
                     stm.update(symbols[:j], k)
+                    ppm_plus.update(symbols[:j], k)
             per_fold["LSTM+"].append(float(np.mean(plus)))
             per_fold["BOTH+"].append(float(np.mean(both)))
+            per_fold["ALL+"].append(float(np.mean(every)))
     result = {m: float(np.mean(v)) for m, v in per_fold.items() if v}
     return {"dataset": name, "config": dataclasses.asdict(cfg), "bits_per_note": result, "per_fold": per_fold,
             "seconds": round(time.time() - start, 1)}
