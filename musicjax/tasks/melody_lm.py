@@ -22,6 +22,7 @@ class MelodyLMTask:
     seq_len: int
     max_transpose: int
     _sequences: dict = dataclasses.field(default_factory=dict)
+    _eval_sets: dict = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_config(cls, config) -> "MelodyLMTask":
@@ -45,9 +46,12 @@ class MelodyLMTask:
                              self.max_transpose, process_index, process_count)
 
     def eval_set(self, split: str, length: int) -> tuple[dict, int]:
-        """All windows of a split and the number of notes they hold."""
-        seqs = self.sequences(split)
-        return eval_windows(seqs, length), sum(notes_in(s) for s in seqs)
+        """All windows of a split and the number of notes they hold (built once per split and
+        length: the loop evaluates the same split every `eval_every` steps)."""
+        if (split, length) not in self._eval_sets:
+            seqs = self.sequences(split)
+            self._eval_sets[(split, length)] = eval_windows(seqs, length), sum(notes_in(s) for s in seqs)
+        return self._eval_sets[(split, length)]
 
     def example_input(self):
         return jnp.zeros((1, 8), jnp.int32)

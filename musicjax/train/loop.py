@@ -118,20 +118,17 @@ def train(task, config, workdir, quiet: bool = False, stop_at: int | None = None
             state, metrics = train_step(state, batch, run_key)
             log.bar.update(1)
             done, since = step + 1, since + 1
+            if int(state.bad_steps) >= t.max_bad_steps:
+                raise TrainingDiverged(f"{t.max_bad_steps} steps in a row had a non-finite loss or gradient "
+                                       f"(last at step {done}); parameters kept from step {done - t.max_bad_steps}")
             if done % config.log_every == 0 or done == end:
                 m = jax.device_get(metrics)
-                if int(state.bad_steps) >= t.max_bad_steps:
-                    raise TrainingDiverged(f"{t.max_bad_steps} steps in a row had a non-finite loss or gradient "
-                                           f"(last at step {done}); parameters kept from step {done - t.max_bad_steps}")
                 elapsed = time.time() - t0
                 # tokens of the last step times the steps since the last line: batches are full windows
                 last_metrics = {"loss": m["loss"], "grad_norm": m["grad_norm"], "learning_rate": schedule(step),
                                 "tokens_per_s": float(m["tokens"]) * since / max(elapsed, 1e-9), "finite": m["finite"]}
                 log.write(done, last_metrics)
                 t0, since = time.time(), 0
-            elif int(state.bad_steps) >= t.max_bad_steps:
-                raise TrainingDiverged(f"{t.max_bad_steps} steps in a row had a non-finite loss or gradient "
-                                       f"(last at step {done})")
             at_eval = done % config.eval_every == 0 or done == t.num_steps
             if at_eval:
                 last_eval = {f"valid_{k}": v for k, v in evaluate_split(task, eval_step, state.params, "valid",
