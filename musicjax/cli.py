@@ -282,7 +282,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(JSON); or Pearce's melody benchmark with --idyom")
     c.add_argument("--workdir")
     c.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    c.add_argument("--idyom", metavar="CONFIG[:VARIANT]", help="e.g. experiments/idyom.py:kinder: 10-fold PPM and LSTM")
+    c.add_argument("--idyom", metavar="CONFIG[:VARIANT]", help="e.g. experiments/idyom_kinder.py: 10-fold PPM and LSTM")
     c.add_argument("--out", help="with --idyom: directory for the JSON and Markdown table")
     c.add_argument("--set", action="append", metavar="KEY=VALUE")
     c.set_defaults(func=cmd_evaluate)

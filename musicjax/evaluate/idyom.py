@@ -20,14 +20,14 @@ PUBLISHED = {  # Pearce 2005, Tables 6.6 / 6.7: bits per note
 
 def dataset_summary(name: str) -> dict:
     mel = DATASETS[name]()
-    pitches = np.concatenate([p for _, p in mel])
+    pitches = np.concatenate([m.pitch for m in mel])
     return {"melodies": len(mel), "notes": int(pitches.size), "distinct_pitches": int(np.unique(pitches).size)}
 
 
 def ppm_cross_validation(name: str, escape: str = "c", stm_escape: str = "c", bias: float = 1.0) -> dict:
     """Mean bits per note of STM, LTM, LTM+ and BOTH+ (PPM*, interpolated), averaged over folds."""
     start = time.time()
-    melodies = [p for _, p in DATASETS[name]()]
+    melodies = [m.pitch for m in DATASETS[name]()]
     alphabet = np.unique(np.concatenate(melodies))
     index = {int(p): i for i, p in enumerate(alphabet)}
     seqs = [[index[int(p)] for p in m] for m in melodies]
@@ -59,27 +59,30 @@ def ppm_cross_validation(name: str, escape: str = "c", stm_escape: str = "c", bi
 
 
 def run_experiment(config) -> dict:
-    """PPM and LSTM cross-validation per an experiments/idyom.py config."""
+    """PPM and LSTM cross-validation per an experiments/idyom_*.py config."""
     from musicjax.evaluate.idyom_lstm import PitchLSTMConfig, lstm_cross_validation
 
     ppm = ppm_cross_validation(config.dataset, config.ppm.escape, config.ppm.stm_escape, config.ppm.bias)
-    lstm = lstm_cross_validation(config.dataset, PitchLSTMConfig(**config.lstm.to_dict()), config.dynamic,
+    cfg = PitchLSTMConfig(**{**config.lstm.to_dict(), "viewpoints": tuple(config.lstm.viewpoints)})
+    lstm = lstm_cross_validation(config.dataset, cfg, config.dynamic,
                                  config.ppm.bias, config.max_folds or None)
     return {"dataset": config.dataset, "summary": dataset_summary(config.dataset), "ppm": ppm, "lstm": lstm,
             "published": PUBLISHED[config.dataset]}
 
 
 def markdown_table(result: dict) -> str:
-    """Pearce's published row, our PPM row and our LSTM row, bits per note."""
+    """Pearce's published row, our PPM row and our LSTM rows, bits per note."""
     pub, ppm, lstm = result["published"], result["ppm"]["bits_per_note"], result["lstm"]["bits_per_note"]
+    inputs = "pitch" if tuple(result["lstm"]["config"]["viewpoints"]) == ("pitch",) else "viewpoint"
     cell = lambda d, k: f"{d[k]:.3f}" if k in d else "–"
     lines = [f"| {result['dataset']} | STM | LTM | LTM+ | BOTH+ | time |", "| --- | --- | --- | --- | --- | --- |",
              f"| Pearce 2005 (PPM*) | {pub['STM']} | {pub['LTM']} | {pub['LTM+']} | {pub['BOTH+']} | |",
              f"| ours: PPM* (escape C) | {cell(ppm, 'STM')} | {cell(ppm, 'LTM')} | {cell(ppm, 'LTM+')} | "
              f"{cell(ppm, 'BOTH+')} | {result['ppm']['seconds']} s |",
-             f"| ours: LSTM (LTM col: LSTM; LTM+: LSTM+ dynamic eval; BOTH+: LSTM+ with STM; STM col: LSTM with STM) "
-             f"| {cell(lstm, 'BOTH')} | {cell(lstm, 'LSTM')} | {cell(lstm, 'LSTM+')} | {cell(lstm, 'BOTH+')} | "
-             f"{result['lstm']['seconds']} s |"]
+             f"| ours: LSTM, {inputs} inputs (STM col: LSTM with STM; LTM: LSTM; LTM+: LSTM+ dynamic eval; "
+             f"BOTH+: LSTM+ with STM) | {cell(lstm, 'BOTH')} | {cell(lstm, 'LSTM')} | {cell(lstm, 'LSTM+')} | "
+             f"{cell(lstm, 'BOTH+')} | {result['lstm']['seconds']} s |"]
     if "ALL+" in lstm:
-        lines.append(f"| ours: LSTM+ with PPM* LTM+ and STM (BOTH+ col) | – | – | – | {lstm['ALL+']:.3f} | |")
+        lines.append(f"| ours: LSTM+ ({inputs}) with PPM* LTM+ and STM (BOTH+ col) | – | – | – | "
+                     f"{lstm['ALL+']:.3f} | |")
     return "\n".join(lines)

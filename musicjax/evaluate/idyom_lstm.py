@@ -1,12 +1,20 @@
-"""The LSTM under Pearce's protocol: a pitch-only language model trained per fold on the other
-nine folds (with transposition augmentation), scored in bits per note of each melody's pitches.
+"""The LSTM under Pearce's protocol: a model of each note's pitch, trained per fold on the other
+nine folds, scored in bits per note of each melody's pitches.
 
-Vocabulary: MIDI pitches from 12 below to 12 above the dataset's range (room to transpose), plus
-BOS. The probability of a note is the softmax renormalised over the dataset's pitch alphabet, the
-alphabet IDyOM predicts over. LSTM+ adapts to the test melodies as it goes (dynamic evaluation: a
-gradient step on each note after predicting it, kept across the fold's test melodies, like LTM+);
-BOTH+ combines LSTM+ with the PPM short-term model by entropy weighting; ALL+ combines LSTM+, the
-PPM* LTM+ and the STM."""
+Inputs are viewpoints, as in IDyOM: `pitch` alone (the previous note's pitch: a pitch-only
+language model), or the previous note's pitch, interval and duration together with the attributes
+of the note being predicted that IDyOM also holds known when it predicts a pitch (its duration,
+the rest before it, its place in the bar, whether a phrase ends on it) and the notated mode. With
+`key_normalise`, every melody is transposed so its notated tonic is the same pitch class (by -5 to
++6 semitones), which IDyOM's tonic-relative viewpoints (cpintfref) model; otherwise training
+melodies are transposed at random for augmentation.
+
+The probability of a note is the softmax renormalised over the dataset's pitch alphabet, the
+alphabet IDyOM predicts over. LSTM+ adapts to the test melodies as it goes (dynamic evaluation: an
+SGD step on each note's loss after predicting it, back-propagated through the last
+`dynamic_window` notes; kept across the fold's test melodies, like LTM+). BOTH combines the LSTM
+with the PPM* short-term model (STM), BOTH+ LSTM+ with the STM, ALL+ LSTM+ with the PPM* LTM+
+and the STM, all by IDyOM's entropy weighting."""
 
 from __future__ import annotations
 
@@ -18,54 +26,137 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from musicjax.data.idyom import DATASETS, folds
-from musicjax.models.fused_lstm import FusedLSTMLanguageModel
+from musicjax.data.idyom import DATASETS, MODES, Melody, folds
+from musicjax.models.feature_lstm import FeatureLSTMModel
 from musicjax.prob.ppm import PPM, combine_entropy_weighted
+
+MAX_INTERVAL = 12  # larger leaps share the +-12 feature value
+TICKS_PER_QUARTER = 12  # duration and position features are counted in twelfths of a quarter
+MAX_TICKS = 96  # eight quarters; longer durations share the last value
+VIEWPOINT_SIZES = {  # name -> number of values, beyond `pitch` (whose size is the pitch vocabulary)
+    "interval": 2 * MAX_INTERVAL + 2,  # previous note's interval from the one before; 0 = none
+    "degree": 13,  # previous note's pitch class above the notated tonic; 0 = none
+    "prev_duration": MAX_TICKS + 1,  # previous note's duration; 0 = none
+    "duration": MAX_TICKS + 1,  # the predicted note's duration
+    "rest": MAX_TICKS + 1,  # silence before the predicted note
+    "beat": MAX_TICKS + 1,  # the predicted note's onset from its bar's downbeat
+    "bar": MAX_TICKS + 1,  # bar length
+    "fermata": 2,  # a phrase ends on the predicted note
+    "prev_fermata": 3,  # a phrase ended on the previous note (2: no previous note)
+    "mode": len(MODES),
+}
+PITCH_ONLY = ("pitch",)
+ALL_VIEWPOINTS = ("pitch",) + tuple(VIEWPOINT_SIZES)
 
 
 @dataclasses.dataclass(frozen=True)
 class PitchLSTMConfig:
-    embed_dim: int = 64
     hidden: int = 256
     num_layers: int = 1
     dropout: float = 0.3
-    steps: int = 600
+    steps: int = 600  # Adam steps per fold
     batch_size: int = 32
     learning_rate: float = 3e-3
-    max_transpose: int = 6
-    dynamic_lr: float = 0.002  # SGD step size of dynamic evaluation (LSTM+); 0.01 and 0.05 were worse on kinder fold 0
+    max_transpose: int = 6  # training melodies shifted by up to +-6 semitones (without key_normalise)
+    viewpoints: tuple[str, ...] = PITCH_ONLY  # input features, from ALL_VIEWPOINTS
+    key_normalise: bool = False  # transpose each melody's notated tonic to one pitch class
+    dynamic_lr: float = 0.002  # SGD step size of dynamic evaluation (LSTM+)
+    dynamic_window: int = 32  # notes back-propagated through per dynamic-evaluation step
     seed: int = 0
 
 
-def _encode(melodies, low):
-    """Pitches -> token ids (pitch - low + 1); 0 is BOS."""
-    return [np.asarray(m) - low + 1 for m in melodies]
+def key_shift(mel: Melody) -> int:
+    """Semitones (-5..6) that take the melody's notated tonic to pitch class 0."""
+    return (mel.tonic + 5) % 12 - 5
 
 
-def _pad(seqs, length):
-    x = np.zeros((len(seqs), length), np.int32)
-    y = np.zeros((len(seqs), length), np.int32)
-    mask = np.zeros((len(seqs), length), np.float32)
-    for i, s in enumerate(seqs):
-        s = s[:length]
-        x[i, 1 : len(s)] = s[:-1]
-        y[i, : len(s)] = s
-        mask[i, : len(s)] = 1
+def _ticks(q: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(np.asarray(q) * TICKS_PER_QUARTER), 0, MAX_TICKS).astype(np.int32)
+
+
+def melody_features(mel: Melody, viewpoints, shift: int, low: int) -> tuple[np.ndarray, np.ndarray]:
+    """The melody moved down `shift` semitones -> (features [n, len(viewpoints)] int32, targets [n]
+    int32). Pitch ids are pitch - shift - low + 1 (0 is the start of the melody)."""
+    n = len(mel.pitch)
+    ids = (mel.pitch - shift - low + 1).astype(np.int32)
+    if ids.min() < 1:
+        raise ValueError(f"{mel.id}: pitch below the vocabulary's lowest ({low})")
+    prev_dur = np.concatenate([[0], np.maximum(_ticks(mel.duration[:-1]), 1)])
+    gap = np.concatenate([[0.0], mel.onset[1:] - mel.onset[:-1] - mel.duration[:-1]])
+    interval = np.zeros(n, np.int32)
+    interval[2:] = np.clip(np.diff(mel.pitch[:-1]), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL + 1
+    columns = {
+        "pitch": np.concatenate([[0], ids[:-1]]),
+        "interval": interval,
+        "degree": np.concatenate([[0], (mel.pitch[:-1] - mel.tonic) % 12 + 1]),
+        "prev_duration": prev_dur,
+        "duration": np.maximum(_ticks(mel.duration), 1),
+        "rest": _ticks(gap),
+        "beat": _ticks(mel.beat - 1.0),  # in the meter's beats (a dotted quarter in 6/8)
+        "bar": _ticks(mel.bar),
+        "fermata": mel.fermata.astype(np.int32),
+        "prev_fermata": np.concatenate([[2], mel.fermata[:-1].astype(np.int32)]),
+        "mode": np.full(n, mel.mode, np.int32),
+    }
+    return np.stack([columns[v] for v in viewpoints], -1).astype(np.int32), ids
+
+
+@dataclasses.dataclass(frozen=True)
+class Vocabulary:
+    """Pitch ids of a dataset: pitch - shift - low + 1, from 1 to vocab - 1."""
+
+    low: int
+    vocab: int
+    alphabet: np.ndarray  # [A] the dataset's distinct MIDI pitches, sorted
+
+    @classmethod
+    def for_dataset(cls, melodies, margin: int) -> "Vocabulary":
+        alphabet = np.unique(np.concatenate([m.pitch for m in melodies]))
+        low = int(alphabet.min()) - margin
+        return cls(low, int(alphabet.max()) + margin - low + 2, alphabet)
+
+    def alphabet_ids(self, shift: int) -> np.ndarray:
+        return (self.alphabet - shift - self.low + 1).astype(np.int32)
+
+    def symbols(self, mel: Melody) -> list[int]:
+        """The melody's pitches as indices into the alphabet (the PPM models' symbols)."""
+        return np.searchsorted(self.alphabet, mel.pitch).tolist()
+
+
+def _pad(rows: list[tuple[np.ndarray, np.ndarray]], length: int, num_features: int):
+    x = np.zeros((len(rows), length, num_features), np.int32)
+    y = np.zeros((len(rows), length), np.int32)
+    mask = np.zeros((len(rows), length), np.float32)
+    for i, (f, t) in enumerate(rows):
+        x[i, : len(t)] = f[:length]
+        y[i, : len(t)] = t[:length]
+        mask[i, : len(t)] = 1
     return x, y, mask
 
 
-def _alphabet_log_probs(logits, alphabet_ids):
-    """log p over the alphabet only: [..., vocab] -> [..., alphabet]."""
-    return jax.nn.log_softmax(jnp.take(logits, alphabet_ids, axis=-1), -1)
+def _bucket(n: int, size: int = 32) -> int:
+    """Padded length: a multiple of `size`, so batches compile to a few shapes."""
+    return -(-n // size) * size
 
 
-def train_fold(train_seqs, vocab, alphabet_ids, length, cfg: PitchLSTMConfig, key):
-    model = FusedLSTMLanguageModel(vocab, cfg.embed_dim, cfg.hidden, cfg.num_layers, cfg.dropout)
-    params = model.init(key, jnp.zeros((1, 4), jnp.int32))["params"]
-    tx = optax.adam(optax.warmup_cosine_decay_schedule(0.0, cfg.learning_rate, 50, cfg.steps, 0.05 * cfg.learning_rate))
+def _feature_sizes(cfg: PitchLSTMConfig, vocab: Vocabulary) -> tuple[int, ...]:
+    return tuple(vocab.vocab if v == "pitch" else VIEWPOINT_SIZES[v] for v in cfg.viewpoints)
+
+
+def _shift(mel: Melody, cfg: PitchLSTMConfig) -> int:
+    return key_shift(mel) if cfg.key_normalise else 0
+
+
+def train_fold(train: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig, key):
+    """One model trained on the training melodies -> (model, params)."""
+    model = FeatureLSTMModel(_feature_sizes(cfg, vocab), vocab.vocab, cfg.hidden, cfg.num_layers, cfg.dropout)
+    params = model.init(key, jnp.zeros((1, 4, len(cfg.viewpoints)), jnp.int32))["params"]
+    warmup = min(50, cfg.steps // 10)
+    lr = optax.warmup_cosine_decay_schedule(0.0, cfg.learning_rate, warmup, cfg.steps, 0.05 * cfg.learning_rate)
+    tx = optax.adam(lr)
     opt = tx.init(params)
-    # the loss over the alphabet; transposed copies may leave it, so those targets use the full softmax
-    def loss_fn(p, x, y, m, k):
+
+    def loss_fn(p, x, y, m, k):  # full softmax: transposed copies may leave the alphabet
         logits, _ = model.apply({"params": p}, x, deterministic=False, rngs={"dropout": k})
         ll = jnp.take_along_axis(jax.nn.log_softmax(logits, -1), y[..., None], -1)[..., 0]
         return -jnp.sum(ll * m) / jnp.sum(m)
@@ -78,101 +169,116 @@ def train_fold(train_seqs, vocab, alphabet_ids, length, cfg: PitchLSTMConfig, ke
 
     rng = np.random.default_rng(cfg.seed)
     for s in range(cfg.steps):
-        rows = rng.integers(len(train_seqs), size=cfg.batch_size)
-        batch = []
-        for r in rows:
-            seq = train_seqs[r]
-            lo, hi = int(seq.min()), int(seq.max())
-            shifts = np.arange(-cfg.max_transpose, cfg.max_transpose + 1)
-            shifts = shifts[(lo + shifts >= 1) & (hi + shifts < vocab)]
-            batch.append(seq + int(rng.choice(shifts)))
-        x, y, m = _pad(batch, length)
+        rows = []
+        for r in rng.integers(len(train), size=cfg.batch_size):
+            mel, shift = train[r], _shift(train[r], cfg)
+            if not cfg.key_normalise and cfg.max_transpose:
+                lo, hi = int(mel.pitch.min()) - vocab.low + 1, int(mel.pitch.max()) - vocab.low + 1
+                moves = np.arange(-cfg.max_transpose, cfg.max_transpose + 1)
+                moves = moves[(lo + moves >= 1) & (hi + moves < vocab.vocab)]
+                shift = -int(rng.choice(moves))
+            rows.append(melody_features(mel, cfg.viewpoints, shift, vocab.low))
+        x, y, m = _pad(rows, _bucket(max(len(t) for _, t in rows)), len(cfg.viewpoints))
         params, opt, loss = step(params, opt, x, y, m, jax.random.fold_in(key, s))
     return model, params
 
 
-def melody_log_probs(model, params, seqs, alphabet_ids, length):
-    """[melodies] arrays of log p (alphabet-renormalised) of each note."""
-    x, y, m = _pad(seqs, length)
-    logits, _ = jax.jit(lambda p, x: model.apply({"params": p}, x))(params, x)
-    logp = np.asarray(_alphabet_log_probs(logits, alphabet_ids))  # [n, length, alphabet]
-    pos = {int(a): i for i, a in enumerate(np.asarray(alphabet_ids))}
-    return [logp[i, np.arange(len(s)), [pos[int(t)] for t in s]] for i, s in enumerate(seqs)], logp
+def melody_distributions(model, params, melodies: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig):
+    """Per melody, [notes, alphabet] probabilities of each note's pitch (alphabet-renormalised)."""
+    apply = jax.jit(lambda p, x: model.apply({"params": p}, x)[0])
+    out = []
+    for mel in melodies:
+        shift = _shift(mel, cfg)
+        x, _ = melody_features(mel, cfg.viewpoints, shift, vocab.low)
+        xp, _, _ = _pad([(x, x[:, 0])], _bucket(len(x)), x.shape[1])
+        logits = apply(params, xp)[0, : len(x)]
+        out.append(np.asarray(jax.nn.softmax(jnp.take(logits, vocab.alphabet_ids(shift), axis=-1), -1), np.float64))
+    return out
 
 
-def dynamic_evaluation(model, params, seqs, alphabet_ids, length, lr):
+def dynamic_evaluation(model, params, melodies: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig):
     """LSTM+: for each note in order, its alphabet distribution from the current parameters, then one
-    SGD step on that note's loss; parameters carry over to the next melody. Returns per-melody
+    SGD step on that note's loss, back-propagated through the last `dynamic_window` notes (from the
+    LSTM state before them, held fixed); parameters carry over to the next melody. Returns per-melody
     [notes, alphabet] probability arrays."""
+    w = cfg.dynamic_window
 
     @jax.jit
-    def predict_and_learn(p, x, y, i):
+    def predict_and_learn(p, carry, x, y, i, alphabet_ids):
+        """x [w, F] window of inputs from the state `carry`; the note to predict is window row i."""
         def nll(p):
-            logits, _ = model.apply({"params": p}, x[None])
-            lp = _alphabet_log_probs(logits[0, i], alphabet_ids)
-            return -jnp.take_along_axis(jax.nn.log_softmax(logits[0, i]), y[i][None], 0)[0], lp
+            logits, _ = model.apply({"params": p}, x[None], carry)
+            lp = jax.nn.log_softmax(logits[0, i])
+            return -lp[y], jax.nn.softmax(jnp.take(logits[0, i], alphabet_ids))
 
-        (loss, lp), g = jax.value_and_grad(nll, has_aux=True)(p)
-        return jax.tree_util.tree_map(lambda a, b: a - lr * b, p, g), jnp.exp(lp)
+        (_, dist), g = jax.value_and_grad(nll, has_aux=True)(p)
+        _, after_first = model.apply({"params": p}, x[None, :1], carry)  # the state one note into the window
+        return jax.tree_util.tree_map(lambda a, b: a - cfg.dynamic_lr * b, p, g), dist, after_first
 
     out = []
-    for s in seqs:
-        x, y, _ = _pad([s], length)
-        dists = []
-        for i in range(len(s)):
-            params, dist = predict_and_learn(params, x[0], y[0], i)
-            dists.append(np.asarray(dist))
+    for mel in melodies:
+        shift = _shift(mel, cfg)
+        x, y = melody_features(mel, cfg.viewpoints, shift, vocab.low)
+        n = len(y)
+        xp = np.zeros((n + w, x.shape[1]), np.int32)
+        xp[:n] = x
+        alphabet_ids = jnp.asarray(vocab.alphabet_ids(shift))
+        carry = model.zero_carries(1)
+        start, dists = 0, []
+        for i in range(n):
+            params, dist, after_first = predict_and_learn(params, carry, xp[start: start + w], int(y[i]), i - start,
+                                                          alphabet_ids)
+            dists.append(np.asarray(dist, np.float64))
+            if i + 1 - start >= w:  # the window slides: its state moves one note on
+                start, carry = start + 1, after_first
         out.append(np.stack(dists))
     return out
 
 
+def _bits(dist: np.ndarray, symbol: int) -> float:
+    return float(-np.log2(dist[symbol]))
+
+
 def lstm_cross_validation(name: str, cfg: PitchLSTMConfig = PitchLSTMConfig(), dynamic: bool = True,
                           bias: float = 1.0, max_folds: int | None = None) -> dict:
-    start = time.time()
-    melodies = [p for _, p in DATASETS[name]()]
-    alphabet = np.unique(np.concatenate(melodies))
-    low = int(alphabet.min()) - 12
-    vocab = int(alphabet.max()) + 12 - low + 2
-    alphabet_ids = jnp.asarray(alphabet - low + 1)
-    seqs = _encode(melodies, low)
-    length = max(len(s) for s in seqs)
-    sym = {int(a): i for i, a in enumerate(alphabet)}
+    """Mean bits per note of LSTM, BOTH, LSTM+, BOTH+ and ALL+ over the folds (see module doc)."""
+    start_time = time.time()
+    melodies = list(DATASETS[name]())
+    unknown = set(cfg.viewpoints) - set(ALL_VIEWPOINTS)
+    if unknown or "pitch" not in cfg.viewpoints:
+        raise ValueError(f"viewpoints must include 'pitch' and come from {ALL_VIEWPOINTS}; got {cfg.viewpoints}")
+    vocab = Vocabulary.for_dataset(melodies, 12)
+    size = len(vocab.alphabet)
     per_fold = {m: [] for m in ("LSTM", "BOTH", "LSTM+", "BOTH+", "ALL+")}
-    for f, test in enumerate(folds(len(seqs))[:max_folds]):
+    for f, test in enumerate(folds(len(melodies))[:max_folds]):
         held = set(test.tolist())
-        train = [seqs[i] for i in range(len(seqs)) if i not in held]
-        test_seqs = [seqs[i] for i in test]
-        model, params = train_fold(train, vocab, alphabet_ids, length, cfg, jax.random.key(cfg.seed + f))
-        lps, logp = melody_log_probs(model, params, test_seqs, alphabet_ids, length)
-        per_fold["LSTM"].append(float(-np.concatenate(lps).mean() / np.log(2)))
-        both_static = []
-        for i, s in enumerate(test_seqs):
-            symbols = [sym[int(t) + low - 1] for t in s]
-            stm = PPM(len(alphabet))
+        train = [melodies[i] for i in range(len(melodies)) if i not in held]
+        test_mels = [melodies[i] for i in test]
+        model, params = train_fold(train, vocab, cfg, jax.random.key(cfg.seed + f))
+        static = melody_distributions(model, params, test_mels, vocab, cfg)
+        bits = {m: [] for m in per_fold}
+        for mel, d in zip(test_mels, static):
+            symbols, stm = vocab.symbols(mel), PPM(size)
             for j, k in enumerate(symbols):
-                both_static.append(-np.log2(combine_entropy_weighted([np.exp(logp[i, j]), stm.distribution(symbols[:j])],
-                                                                     bias)[k]))
+                bits["LSTM"].append(_bits(d[j], k))
+                bits["BOTH"].append(_bits(combine_entropy_weighted([d[j], stm.distribution(symbols[:j])], bias), k))
                 stm.update(symbols[:j], k)
-        per_fold["BOTH"].append(float(np.mean(both_static)))
         if dynamic:
-            dists = dynamic_evaluation(model, params, test_seqs, alphabet_ids, length, cfg.dynamic_lr)
-            ppm_plus = PPM(len(alphabet))  # PPM* LTM+ of the same fold, for the three-way mixture
-            for s in train:
-                ppm_plus.learn([sym[int(t) + low - 1] for t in s])
-            plus, both, every = [], [], []
-            for s, d in zip(test_seqs, dists):
-                symbols = [sym[int(t) + low - 1] for t in s]
-                stm = PPM(len(alphabet))
+            ltm_plus = PPM(size)  # the fold's PPM* LTM+, for the three-way mixture
+            for mel in train:
+                ltm_plus.learn(vocab.symbols(mel))
+            for mel, d in zip(test_mels, dynamic_evaluation(model, params, test_mels, vocab, cfg)):
+                symbols, stm = vocab.symbols(mel), PPM(size)
                 for j, k in enumerate(symbols):
-                    p_stm, p_ltm = stm.distribution(symbols[:j]), ppm_plus.distribution(symbols[:j])
-                    plus.append(-np.log2(d[j][k]))
-                    both.append(-np.log2(combine_entropy_weighted([d[j], p_stm], bias)[k]))
-                    every.append(-np.log2(combine_entropy_weighted([d[j], p_ltm, p_stm], bias)[k]))
+                    p_stm, p_ltm = stm.distribution(symbols[:j]), ltm_plus.distribution(symbols[:j])
+                    bits["LSTM+"].append(_bits(d[j], k))
+                    bits["BOTH+"].append(_bits(combine_entropy_weighted([d[j], p_stm], bias), k))
+                    bits["ALL+"].append(_bits(combine_entropy_weighted([d[j], p_ltm, p_stm], bias), k))
                     stm.update(symbols[:j], k)
-                    ppm_plus.update(symbols[:j], k)
-            per_fold["LSTM+"].append(float(np.mean(plus)))
-            per_fold["BOTH+"].append(float(np.mean(both)))
-            per_fold["ALL+"].append(float(np.mean(every)))
+                    ltm_plus.update(symbols[:j], k)
+        for m, v in bits.items():
+            if v:
+                per_fold[m].append(float(np.mean(v)))
     result = {m: float(np.mean(v)) for m, v in per_fold.items() if v}
-    return {"dataset": name, "config": dataclasses.asdict(cfg), "bits_per_note": result, "per_fold": per_fold,
-            "seconds": round(time.time() - start, 1)}
+    return {"dataset": name, "config": dataclasses.asdict(cfg), "bits_per_note": result,
+            "per_fold": {m: v for m, v in per_fold.items() if v}, "seconds": round(time.time() - start_time, 1)}

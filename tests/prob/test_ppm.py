@@ -44,8 +44,8 @@ def test_entropy_weighted_combination_prefers_the_confident_model():
 
 def test_idyom_datasets_and_folds():
     kinder = kinder_melodies()
-    assert len(kinder) == 213 and sum(len(p) for _, p in kinder) == 8393  # Pearce: 213, 8,393
-    assert len(np.unique(np.concatenate([p for _, p in kinder]))) == 27
+    assert len(kinder) == 213 and sum(len(m.pitch) for m in kinder) == 8393  # Pearce: 213, 8,393
+    assert len(np.unique(np.concatenate([m.pitch for m in kinder]))) == 27
     chorales = chorale_melodies()
     assert len(chorales) == 186  # Pearce used 185 of BWV 253-438 (9,227 notes); music21 has all 186
     f = folds(186)
@@ -64,7 +64,7 @@ def test_ltm_reproduces_pearce_on_kinder():
 def test_idyom_evaluate_command_writes_json_and_table(tmp_path, capsys):
     from musicjax.cli import main
 
-    assert main(["evaluate", "--idyom", "experiments/idyom.py:kinder-quick", "--out", str(tmp_path)]) == 0
+    assert main(["evaluate", "--idyom", "experiments/idyom_kinder.py:quick", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "idyom_kinder.md").read_text()
     assert "Pearce 2005" in table and "ours: PPM*" in table and "ours: LSTM" in table
     import json

@@ -1,0 +1,48 @@
+"""Pearce's (2005) melody-prediction benchmark on the chorale soprano melodies (BWV 253-438):
+bits per note of each note's pitch, 10-fold cross-validation by melody. PPM* baselines (STM, LTM,
+LTM+, BOTH+) and the LSTM (LSTM; BOTH = LSTM with the STM; LSTM+ = dynamic evaluation; BOTH+ =
+LSTM+ with the STM; ALL+ = LSTM+ with the PPM* LTM+ and STM).
+
+Run:      musicjax evaluate --idyom experiments/idyom_chorales.py --out runs/idyom
+Variants: default: viewpoint inputs (previous pitch, interval, scale degree and duration; the
+          predicted note's duration, rest, beat, bar, fermata; mode), 512 units, 1,200 steps;
+          pitch: the pitch-only LSTM (256 units, 600 steps); quick: one fold, 60 steps at lr 0.01, no LSTM+.
+Measured: see README "Results" (2-core CPU, 2026-11-22).
+"""
+
+import ml_collections
+
+VIEWPOINTS = ("pitch", "interval", "degree", "prev_duration", "duration", "rest", "beat", "bar", "fermata",
+              "prev_fermata", "mode")
+
+
+def get_config(variant: str = "default") -> ml_collections.ConfigDict:
+    if variant not in ("default", "pitch", "quick"):
+        raise ValueError(f"unknown variant {variant!r}: default, pitch, quick")
+    c = ml_collections.ConfigDict()
+    c.dataset = "chorales"  # BWV 253-438 sopranos (musicjax.data.idyom)
+    c.ppm = ml_collections.ConfigDict()
+    c.ppm.escape = "c"  # LTM escape method (a b c d x)
+    c.ppm.stm_escape = "c"  # STM escape method
+    c.ppm.bias = 1.0  # entropy-weighting exponent when combining models
+    c.lstm = ml_collections.ConfigDict()
+    c.lstm.viewpoints = VIEWPOINTS  # input features (musicjax.evaluate.idyom_lstm.ALL_VIEWPOINTS)
+    c.lstm.hidden = 512
+    c.lstm.num_layers = 1
+    c.lstm.dropout = 0.4
+    c.lstm.steps = 1200  # Adam steps per fold
+    c.lstm.batch_size = 32
+    c.lstm.learning_rate = 3e-3
+    c.lstm.max_transpose = 6  # training melodies shifted by up to +-6 semitones
+    c.lstm.key_normalise = False  # True (tonic moved to C, no augmentation) was 0.48 bits worse on fold 0
+    c.lstm.dynamic_lr = 0.002  # SGD step per note in dynamic evaluation (LSTM+)
+    c.lstm.dynamic_window = 32  # notes back-propagated through per dynamic-evaluation step
+    c.lstm.seed = 0
+    c.dynamic = True  # run LSTM+ (dynamic evaluation)
+    c.max_folds = 0  # 0: all ten folds
+    if variant == "pitch":
+        c.lstm.viewpoints, c.lstm.hidden, c.lstm.dropout, c.lstm.steps = ("pitch",), 256, 0.3, 600
+    if variant == "quick":
+        c.lstm.steps, c.lstm.hidden, c.lstm.learning_rate = 60, 64, 1e-2
+        c.dynamic, c.max_folds = False, 1
+    return c

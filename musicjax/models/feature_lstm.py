@@ -1,0 +1,49 @@
+"""An LSTM language model whose input at each step is several categorical features (a multiple-
+viewpoint input: previous pitch, interval, the note's duration, its place in the bar, ...).
+
+Each feature has its own table of input gates ([size, 4*hidden], an embedding already multiplied
+by layer 0's input weights), and a step's gates are the sum of one row per feature: the same
+function as concatenating per-feature embeddings and projecting, without the [batch*time, E] matmul."""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import flax.linen as nn
+import jax.numpy as jnp
+
+from musicjax.models.fused_lstm import FusedLSTMStack, _dot
+from musicjax.models.lstm import zero_carries
+
+
+class FeatureLSTMModel(nn.Module):
+    """features [batch, time, len(feature_sizes)] int (feature f in [0, feature_sizes[f])) ->
+    logits [batch, time, vocab_size], final carries."""
+
+    feature_sizes: Sequence[int]
+    vocab_size: int
+    hidden: int
+    num_layers: int
+    dropout: float = 0.0
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, features, carries=None, deterministic: bool = True):
+        if features.shape[-1] != len(self.feature_sizes):
+            raise ValueError(f"features have {features.shape[-1]} columns, the model {len(self.feature_sizes)}")
+        gates0 = 0.0
+        for f, size in enumerate(self.feature_sizes):
+            scale = (1.0 / len(self.feature_sizes)) ** 0.5  # the summed gates start at unit scale
+            table = self.param(f"gates_{f}", nn.initializers.normal(scale), (size, 4 * self.hidden))
+            gates0 = gates0 + jnp.take(table, features[..., f], axis=0)
+        x, carries = FusedLSTMStack(self.hidden, self.num_layers, self.dropout, self.dtype, name="lstm")(
+            gates0, carries, deterministic=deterministic, gates_in=True)
+        x = nn.Dropout(self.dropout, deterministic=deterministic or self.dropout == 0)(x)
+        w = self.param("out_kernel", nn.initializers.lecun_normal(), (self.hidden, self.vocab_size))
+        b = self.param("out_bias", nn.initializers.zeros, (self.vocab_size,))
+        bsz, t, _ = x.shape
+        logits = _dot(x.reshape(bsz * t, self.hidden), w, self.dtype).reshape(bsz, t, -1) + b
+        return logits, carries
+
+    def zero_carries(self, batch: int):
+        return zero_carries(batch, self.hidden, self.num_layers)

@@ -1,0 +1,91 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from musicjax.data.idyom import chorale_melodies, kinder_melodies
+from musicjax.evaluate.idyom_lstm import (ALL_VIEWPOINTS, PitchLSTMConfig, Vocabulary, dynamic_evaluation, key_shift,
+                                          melody_distributions, melody_features, train_fold)
+from musicjax.models.feature_lstm import FeatureLSTMModel
+from musicjax.models.fused_lstm import FusedLSTMLanguageModel
+
+
+@pytest.fixture(scope="module")
+def chorales():
+    return chorale_melodies()
+
+
+def test_chorale_melodies_carry_meter_fermatas_and_key(chorales):
+    bwv253 = chorales[0]
+    assert bwv253.id == "bwv253" and bwv253.tonic == 9 and bwv253.mode == 1  # A major
+    assert bwv253.beat[0] == 4.0 and bwv253.beat[1] == 1.0  # a one-beat pickup into 4/4
+    assert bwv253.fermata[8] and not bwv253.fermata[:8].any()  # the first phrase ends on its ninth note
+    for m in chorales:
+        assert np.all(np.diff(m.onset) > 0) and np.all(m.duration > 0)
+        assert np.all(m.onset[1:] >= m.onset[:-1] + m.duration[:-1] - 1e-9)  # monophonic
+        assert m.fermata[-1]  # every chorale ends a phrase on its last note
+    assert sum(m.fermata.sum() for m in chorales) > 6 * len(chorales)
+
+
+def test_features_are_the_previous_notes_and_the_known_attributes_of_the_predicted_one(chorales):
+    mel = chorales[0]
+    x, y = melody_features(mel, ALL_VIEWPOINTS, 0, 40)
+    col = {v: x[:, i] for i, v in enumerate(ALL_VIEWPOINTS)}
+    assert x.shape == (len(mel.pitch), len(ALL_VIEWPOINTS)) and np.array_equal(y, mel.pitch - 39)
+    assert col["pitch"][0] == 0 and np.array_equal(col["pitch"][1:], y[:-1])  # 0 = start of the melody
+    assert col["interval"][:2].tolist() == [0, 0] and col["interval"][3] == mel.pitch[2] - mel.pitch[1] + 13
+    assert col["degree"][1] == (mel.pitch[0] - mel.tonic) % 12 + 1
+    assert np.array_equal(col["fermata"], mel.fermata) and col["prev_fermata"][9] == 1
+    assert col["duration"][1] == 6 and col["beat"][1] == 0 and col["beat"][0] == 36  # eighth note; downbeat
+    # moving the melody moves its pitch ids and nothing else (the degree is relative to the tonic)
+    x2, y2 = melody_features(mel, ALL_VIEWPOINTS, -3, 40)
+    assert np.array_equal(y2, y + 3) and np.array_equal(x2[:, 1:], x[:, 1:])
+    assert all(-5 <= key_shift(m) <= 6 and (m.tonic - key_shift(m)) % 12 == 0 for m in chorales)
+
+
+def test_feature_lstm_with_one_feature_is_the_language_model_with_embedding_folded_in():
+    lm = FusedLSTMLanguageModel(30, 8, 16, 2)
+    tokens = jax.random.randint(jax.random.key(1), (3, 11), 0, 30)
+    p = lm.init(jax.random.key(0), tokens)["params"]
+    fm = FeatureLSTMModel((30,), 30, 16, 2)
+    q = {"gates_0": p["embedding"] @ p["wx_0"], "lstm": p["lstm"], "out_kernel": p["out_kernel"],
+         "out_bias": p["out_bias"]}
+    want, _ = lm.apply({"params": p}, tokens)
+    got, _ = fm.apply({"params": q}, tokens[..., None])
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_features_sum_like_concatenated_embeddings_projected():
+    fm = FeatureLSTMModel((5, 7), 9, 8, 1)
+    feats = jnp.stack([jax.random.randint(jax.random.key(2), (2, 6), 0, 5),
+                       jax.random.randint(jax.random.key(3), (2, 6), 0, 7)], -1)
+    p = fm.init(jax.random.key(0), feats)["params"]
+    e = jnp.concatenate([jax.nn.one_hot(feats[..., 0], 5), jax.nn.one_hot(feats[..., 1], 7)], -1)
+    w = jnp.concatenate([p["gates_0"], p["gates_1"]], 0)  # one-hot concat @ stacked tables
+    single = FeatureLSTMModel((12,), 9, 8, 1)
+    # the same gates through a model fed the concatenation as one dense feature table is the sum
+    gates = e @ w
+    q = dict(p)
+    q.pop("gates_1")
+    q["gates_0"] = gates.reshape(-1, gates.shape[-1])
+    ids = jnp.arange(12).reshape(2, 6)[..., None]
+    want, _ = fm.apply({"params": p}, feats)
+    got, _ = single.apply({"params": q}, ids)
+    np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_dynamic_evaluation_without_learning_equals_the_static_model_and_learning_helps():
+    mels = list(kinder_melodies())
+    vocab = Vocabulary.for_dataset(mels, 12)
+    cfg = PitchLSTMConfig(hidden=32, steps=40, viewpoints=ALL_VIEWPOINTS[:4], dynamic_window=5, dynamic_lr=0.0)
+    model, params = train_fold(mels[20:], vocab, cfg, jax.random.key(0))
+    static = melody_distributions(model, params, mels[:3], vocab, cfg)
+    frozen = dynamic_evaluation(model, params, mels[:3], vocab, cfg)  # the window slides over each melody
+    for s, d in zip(static, frozen):
+        assert s.shape == d.shape and len(s) > cfg.dynamic_window
+        np.testing.assert_allclose(d, s, rtol=1e-4, atol=1e-6)
+        np.testing.assert_allclose(s.sum(-1), 1.0, rtol=1e-5)
+    bits = lambda dists: np.mean([-np.log2(d[np.arange(len(d)), vocab.symbols(m)]).mean()
+                                  for m, d in zip(mels[:3], dists)])
+    learning = dynamic_evaluation(model, params, mels[:3], vocab, cfg.__class__(**{**cfg.__dict__, "dynamic_lr": 0.05}))
+    assert bits(learning) < bits(static)
