@@ -5,15 +5,15 @@ LSTM+ with the STM; ALL+ = LSTM+ with the PPM* LTM+ and STM).
 
 Run:      musicjax evaluate --idyom experiments/idyom_kinder.py --out runs/idyom
 Variants: default: viewpoint inputs (previous pitch, interval, scale degree and duration; the
-          predicted note's duration, rest, beat, bar; mode; the ABC has no fermatas), 256 units, 1,200 steps;
+          predicted note's duration, rest, beat, bar, phrase end; mode), 256 units, 1,200 steps;
           pitch: the pitch-only LSTM (256 units, 600 steps); quick: one fold, 60 steps at lr 0.01, no LSTM+.
 Measured: see README "Results" (2-core CPU, 2026-11-22).
 """
 
 import ml_collections
 
-VIEWPOINTS = ("pitch", "interval", "degree", "prev_duration", "duration", "rest", "beat", "bar",
-              "mode")
+VIEWPOINTS = ("pitch", "interval", "degree", "prev_duration", "duration", "rest", "beat", "bar", "fermata",
+              "prev_fermata", "mode")
 
 
 def get_config(variant: str = "default") -> ml_collections.ConfigDict:

@@ -3,7 +3,7 @@ cross-validation split by melody (Pearce 2005, Table 4.1): chorale soprano melod
 and the Essen `kinder` German folk songs.
 
 Each melody carries, besides its pitches, the attributes IDyOM's basic viewpoints are derived from
-(onset, duration, position in the bar, phrase ends at fermatas, the notated key): when IDyOM
+(onset, duration, position in the bar, phrase ends, the notated key): when IDyOM
 predicts a note's pitch, the other attributes of that note are known (its candidate events differ
 only in pitch; idyom mvs/multiple-viewpoint-system.lisp, `mapping`)."""
 
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from fractions import Fraction
 
 import numpy as np
@@ -23,7 +24,8 @@ from musicjax.data.score import ScoreError
 
 FOLDS = 10
 FOLD_SEED = 2005  # fixed: the folds are part of the dataset
-MODES = ("", "major", "minor")  # index = mode code; "" where the source names no mode
+MODES = ("", "major", "minor")
+_FIELD_LINE = re.compile(r"^[A-Za-z]:")  # index = mode code; "" where the source names no mode
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -33,7 +35,7 @@ class Melody:
     pitch [n] int64 MIDI; onset [n] float64 quarters from the first note; duration [n] float64
     quarters sounding; beat [n] float64 music21 beat of the onset (1.0 = downbeat; a pickup counts
     from its bar's start); bar [n] float64 bar length in quarters; fermata [n] bool (a phrase ends
-    on the note); tonic: pitch class 0-11 of the notated key; mode: index into MODES."""
+    on the note: a fermata in the chorales, the end of a line in the Essen ABC); tonic: pitch class 0-11 of the notated key; mode: index into MODES."""
 
     id: str
     pitch: np.ndarray
@@ -107,16 +109,31 @@ def chorale_melodies() -> tuple[Melody, ...]:
     return tuple(out)
 
 
+def _abc_phrase_ends(body: str, n: int, id_: str, path) -> np.ndarray:
+    """[n] bool: the last note of each line of the tune body. The Essen ABC files write one phrase a
+    line (their sources mark phrases; the ABC keeps them only as lines), with no ties or chords, so a
+    line's notes are its note letters."""
+    lines = body.split("K:", 1)[1].splitlines()[1:]
+    counts = [len(re.findall(r"[A-Ga-g]", line)) for line in lines if not _FIELD_LINE.match(line)]
+    ends = np.cumsum([c for c in counts if c]) - 1
+    if not ends.size or ends[-1] != n - 1:
+        raise ScoreError(path, f"{id_}: {ends[-1] + 1 if ends.size else 0} note letters in the lines, {n} notes")
+    out = np.zeros(n, bool)
+    out[ends] = True
+    return out
+
+
 @functools.cache
 def kinder_melodies() -> tuple[Melody, ...]:
-    """The 213 tunes of essenFolksong/kinder0.abc (the ABC gives no fermatas: `fermata` is all False)."""
+    """The 213 tunes of essenFolksong/kinder0.abc; `fermata` marks phrase ends (ends of ABC lines)."""
     path = music21_corpus_dir() / "essenFolksong" / "kinder0.abc"
     scores = read_scores(path)
     out = []
     for i, ((_, body), score) in enumerate(zip(split_abc(read_text(path)), scores)):
         parsed = _parse(body, path, "abc", fast=False)  # music21's own bars: beats of pickups
         parsed = parsed.scores[0] if hasattr(parsed, "scores") and len(parsed.scores) else parsed
-        out.append(_checked(_melody(parsed, f"kinder0/{i + 1}", path), melody_line(score, 0).pitch, path))
+        mel = _checked(_melody(parsed, f"kinder0/{i + 1}", path), melody_line(score, 0).pitch, path)
+        out.append(dataclasses.replace(mel, fermata=_abc_phrase_ends(body, len(mel.pitch), mel.id, path)))
     return tuple(out)
 
 

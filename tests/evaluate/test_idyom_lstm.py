@@ -27,6 +27,13 @@ def test_chorale_melodies_carry_meter_fermatas_and_key(chorales):
     assert sum(m.fermata.sum() for m in chorales) > 6 * len(chorales)
 
 
+def test_kinder_phrases_are_the_lines_of_the_abc():
+    kinder = kinder_melodies()
+    first = kinder[0]  # " | A2GG | F2z" / "C | AAGG | F2z" / ...: phrases of 4 and 6 notes
+    assert np.flatnonzero(first.fermata)[:2].tolist() == [3, 9]
+    assert all(m.fermata[-1] for m in kinder) and sum(m.fermata.sum() for m in kinder) > 4 * len(kinder)
+
+
 def test_features_are_the_previous_notes_and_the_known_attributes_of_the_predicted_one(chorales):
     mel = chorales[0]
     x, y = melody_features(mel, ALL_VIEWPOINTS, 0, 40)
