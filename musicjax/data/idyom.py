@@ -24,8 +24,8 @@ from musicjax.data.score import ScoreError
 
 FOLDS = 10
 FOLD_SEED = 2005  # fixed: the folds are part of the dataset
-MODES = ("", "major", "minor")
-_FIELD_LINE = re.compile(r"^[A-Za-z]:")  # index = mode code; "" where the source names no mode
+MODES = ("", "major", "minor")  # index = mode code; "" where the source names no mode
+_FIELD_LINE = re.compile(r"^[A-Za-z]:")  # an ABC header field line
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -35,7 +35,8 @@ class Melody:
     pitch [n] int64 MIDI; onset [n] float64 quarters from the first note; duration [n] float64
     quarters sounding; beat [n] float64 music21 beat of the onset (1.0 = downbeat; a pickup counts
     from its bar's start); bar [n] float64 bar length in quarters; fermata [n] bool (a phrase ends
-    on the note: a fermata in the chorales, the end of a line in the Essen ABC); tonic: pitch class 0-11 of the notated key; mode: index into MODES."""
+    on the note: a fermata in the chorales, the end of a line in the Essen ABC); tonic: pitch class
+    0-11 of the notated key; mode: index into MODES."""
 
     id: str
     pitch: np.ndarray
