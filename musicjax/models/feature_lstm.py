@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import flax.linen as nn
 import jax.numpy as jnp
 
-from musicjax.models.fused_lstm import FusedLSTMStack, _dot
+from musicjax.models.fused_lstm import lstm_head
 from musicjax.models.lstm import zero_carries
 
 
@@ -36,14 +36,7 @@ class FeatureLSTMModel(nn.Module):
             scale = (1.0 / len(self.feature_sizes)) ** 0.5  # the summed gates start at unit scale
             table = self.param(f"gates_{f}", nn.initializers.normal(scale), (size, 4 * self.hidden))
             gates0 = gates0 + jnp.take(table, features[..., f], axis=0)
-        x, carries = FusedLSTMStack(self.hidden, self.num_layers, self.dropout, self.dtype, name="lstm")(
-            gates0, carries, deterministic=deterministic, gates_in=True)
-        x = nn.Dropout(self.dropout, deterministic=deterministic or self.dropout == 0)(x)
-        w = self.param("out_kernel", nn.initializers.lecun_normal(), (self.hidden, self.vocab_size))
-        b = self.param("out_bias", nn.initializers.zeros, (self.vocab_size,))
-        bsz, t, _ = x.shape
-        logits = _dot(x.reshape(bsz * t, self.hidden), w, self.dtype).reshape(bsz, t, -1) + b
-        return logits, carries
+        return lstm_head(self, gates0, carries, deterministic)
 
     def zero_carries(self, batch: int):
         return zero_carries(batch, self.hidden, self.num_layers)

@@ -190,14 +190,23 @@ class FusedLSTMLanguageModel(nn.Module):
         wx0 = self.param("wx_0", nn.initializers.lecun_normal(), (self.embed_dim, 4 * self.hidden))
         table = _dot(embedding, wx0, self.dtype)  # [vocab, 4H]
         gates0 = jnp.take(table, tokens, axis=0)
-        x, carries = FusedLSTMStack(self.hidden, self.num_layers, self.dropout, self.dtype, name="lstm")(
-            gates0, carries, deterministic=deterministic, gates_in=True)
-        x = nn.Dropout(self.dropout, deterministic=deterministic or self.dropout == 0)(x)
-        w = self.param("out_kernel", nn.initializers.lecun_normal(), (self.hidden, self.vocab_size))
-        b = self.param("out_bias", nn.initializers.zeros, (self.vocab_size,))
-        bsz, t, _ = x.shape
-        logits = _dot(x.reshape(bsz * t, self.hidden), w, self.dtype).reshape(bsz, t, -1) + b
-        return logits, carries
+        return lstm_head(self, gates0, carries, deterministic)
 
     def zero_carries(self, batch: int):
         return zero_carries(batch, self.hidden, self.num_layers)
+
+
+def lstm_head(module: nn.Module, gates0, carries, deterministic: bool):
+    """The part of an LSTM language model after its layer-0 input gates, called inside `module`'s
+    compact method (its params: `lstm`, `out_kernel` [H, vocab], `out_bias`): gates0 [B, T, 4H] ->
+    the stack, dropout, the output projection -> logits [B, T, vocab], final carries. `module` has
+    fields hidden, num_layers, dropout, dtype, vocab_size."""
+    m = module
+    x, carries = FusedLSTMStack(m.hidden, m.num_layers, m.dropout, m.dtype, name="lstm")(
+        gates0, carries, deterministic=deterministic, gates_in=True)
+    x = nn.Dropout(m.dropout, deterministic=deterministic or m.dropout == 0)(x)
+    w = m.param("out_kernel", nn.initializers.lecun_normal(), (m.hidden, m.vocab_size))
+    b = m.param("out_bias", nn.initializers.zeros, (m.vocab_size,))
+    bsz, t, _ = x.shape
+    logits = _dot(x.reshape(bsz * t, m.hidden), w, m.dtype).reshape(bsz, t, -1) + b
+    return logits, carries
