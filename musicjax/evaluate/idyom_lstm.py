@@ -62,6 +62,7 @@ class PitchLSTMConfig:
     key_normalise: bool = False  # transpose each melody's notated tonic to one pitch class
     dynamic_lr: float = 0.002  # SGD step size of dynamic evaluation (LSTM+)
     dynamic_window: int = 32  # notes back-propagated through per dynamic-evaluation step
+    ensemble: int = 1  # models per fold, from different seeds; their note distributions are averaged
     seed: int = 0
 
 
@@ -235,13 +236,36 @@ def dynamic_evaluation(model, params, melodies: list[Melody], vocab: Vocabulary,
     return out
 
 
-def _bits(dist: np.ndarray, symbol: int) -> float:
-    return float(-np.log2(dist[symbol]))
+def _bits(dists: np.ndarray, symbols: list[int]) -> np.ndarray:
+    """[n, A] distributions, n symbols -> [n] bits of each symbol."""
+    return -np.log2(dists[np.arange(len(symbols)), symbols])
+
+
+def _predict_then_learn(ppm: PPM, symbols: list[int]) -> np.ndarray:
+    """[n, A]: the PPM model's distribution of each symbol given those before it, learning each
+    symbol after predicting it (the STM from an empty model, LTM+ from the training folds)."""
+    out = []
+    for j, k in enumerate(symbols):
+        out.append(ppm.distribution(symbols[:j]))
+        ppm.update(symbols[:j], k)
+    return np.stack(out)
+
+
+def _combined(parts: list[np.ndarray], bias: float) -> np.ndarray:
+    """Per note, the entropy-weighted combination of the models' [n, A] distributions -> [n, A]."""
+    return np.stack([combine_entropy_weighted(notes, bias) for notes in zip(*parts)])
+
+
+def _member(cfg: PitchLSTMConfig, e: int) -> PitchLSTMConfig:
+    """Ensemble member e's config: its own seed (member 0 is the config itself)."""
+    return dataclasses.replace(cfg, seed=cfg.seed + 1000 * e)
 
 
 def lstm_cross_validation(name: str, cfg: PitchLSTMConfig = PitchLSTMConfig(), dynamic: bool = True,
                           bias: float = 1.0, max_folds: int | None = None) -> dict:
-    """Mean bits per note of LSTM, BOTH, LSTM+, BOTH+ and ALL+ over the folds (see module doc)."""
+    """Mean bits per note of LSTM, BOTH, LSTM+, BOTH+ and ALL+ over the folds (see module doc).
+    With cfg.ensemble > 1, each fold trains that many models (seeds differ) and LSTM / LSTM+ are
+    their averaged distributions."""
     start_time = time.time()
     melodies = list(DATASETS[name]())
     unknown = set(cfg.viewpoints) - set(ALL_VIEWPOINTS)
@@ -250,35 +274,39 @@ def lstm_cross_validation(name: str, cfg: PitchLSTMConfig = PitchLSTMConfig(), d
     vocab = Vocabulary.for_dataset(melodies, 12)
     size = len(vocab.alphabet)
     per_fold = {m: [] for m in ("LSTM", "BOTH", "LSTM+", "BOTH+", "ALL+")}
+    member_folds = [{"LSTM": [], "LSTM+": []} for _ in range(cfg.ensemble)]  # each model alone
     for f, test in enumerate(folds(len(melodies))[:max_folds]):
         held = set(test.tolist())
         train = [melodies[i] for i in range(len(melodies)) if i not in held]
         test_mels = [melodies[i] for i in test]
-        model, params = train_fold(train, vocab, cfg, jax.random.key(cfg.seed + f))
-        static = melody_distributions(model, params, test_mels, vocab, cfg)
-        bits = {m: [] for m in per_fold}
-        for mel, d in zip(test_mels, static):
-            symbols, stm = vocab.symbols(mel), PPM(size)
-            for j, k in enumerate(symbols):
-                bits["LSTM"].append(_bits(d[j], k))
-                bits["BOTH"].append(_bits(combine_entropy_weighted([d[j], stm.distribution(symbols[:j])], bias), k))
-                stm.update(symbols[:j], k)
+        symbols = [vocab.symbols(m) for m in test_mels]
+        stm = [_predict_then_learn(PPM(size), s) for s in symbols]
+        static, plus = [], []
+        for e in range(cfg.ensemble):
+            member = _member(cfg, e)
+            model, params = train_fold(train, vocab, member, jax.random.key(member.seed + f))
+            static.append(melody_distributions(model, params, test_mels, vocab, member))
+            if dynamic:
+                plus.append(dynamic_evaluation(model, params, test_mels, vocab, member))
+        for e, row in enumerate(member_folds):
+            for m, d in (("LSTM", static), ("LSTM+", plus)):
+                if d:
+                    row[m].append(float(np.mean(np.concatenate([_bits(q, s) for q, s in zip(d[e], symbols)]))))
+        static = [np.mean(d, 0) for d in zip(*static)]  # per melody, the members' mean [n, A]
+        bits = {"LSTM": [_bits(d, s) for d, s in zip(static, symbols)],
+                "BOTH": [_bits(_combined([d, q], bias), s) for d, q, s in zip(static, stm, symbols)]}
         if dynamic:
             ltm_plus = PPM(size)  # the fold's PPM* LTM+, for the three-way mixture
             for mel in train:
                 ltm_plus.learn(vocab.symbols(mel))
-            for mel, d in zip(test_mels, dynamic_evaluation(model, params, test_mels, vocab, cfg)):
-                symbols, stm = vocab.symbols(mel), PPM(size)
-                for j, k in enumerate(symbols):
-                    p_stm, p_ltm = stm.distribution(symbols[:j]), ltm_plus.distribution(symbols[:j])
-                    bits["LSTM+"].append(_bits(d[j], k))
-                    bits["BOTH+"].append(_bits(combine_entropy_weighted([d[j], p_stm], bias), k))
-                    bits["ALL+"].append(_bits(combine_entropy_weighted([d[j], p_ltm, p_stm], bias), k))
-                    stm.update(symbols[:j], k)
-                    ltm_plus.update(symbols[:j], k)
+            ltm = [_predict_then_learn(ltm_plus, s) for s in symbols]  # carries on across the test melodies
+            plus = [np.mean(d, 0) for d in zip(*plus)]
+            bits["LSTM+"] = [_bits(d, s) for d, s in zip(plus, symbols)]
+            bits["BOTH+"] = [_bits(_combined([d, q], bias), s) for d, q, s in zip(plus, stm, symbols)]
+            bits["ALL+"] = [_bits(_combined([d, p, q], bias), s) for d, p, q, s in zip(plus, ltm, stm, symbols)]
         for m, v in bits.items():
-            if v:
-                per_fold[m].append(float(np.mean(v)))
+            per_fold[m].append(float(np.mean(np.concatenate(v))))
     result = {m: float(np.mean(v)) for m, v in per_fold.items() if v}
-    return {"dataset": name, "config": dataclasses.asdict(cfg), "bits_per_note": result,
+    members = [{m: float(np.mean(v)) for m, v in row.items() if v} for row in member_folds]
+    return {"dataset": name, "config": dataclasses.asdict(cfg), "bits_per_note": result, "members": members,
             "per_fold": {m: v for m, v in per_fold.items() if v}, "seconds": round(time.time() - start_time, 1)}

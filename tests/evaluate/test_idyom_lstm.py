@@ -5,7 +5,7 @@ import pytest
 
 from musicjax.data.idyom import chorale_melodies, kinder_melodies
 from musicjax.evaluate.idyom_lstm import (ALL_VIEWPOINTS, PitchLSTMConfig, Vocabulary, dynamic_evaluation, key_shift,
-                                          melody_distributions, melody_features, train_fold)
+                                          lstm_cross_validation, melody_distributions, melody_features, train_fold)
 from musicjax.models.feature_lstm import FeatureLSTMModel
 from musicjax.models.fused_lstm import FusedLSTMLanguageModel
 
@@ -96,3 +96,13 @@ def test_dynamic_evaluation_without_learning_equals_the_static_model_and_learnin
                                   for m, d in zip(mels[:3], dists)])
     learning = dynamic_evaluation(model, params, mels[:3], vocab, cfg.__class__(**{**cfg.__dict__, "dynamic_lr": 0.05}))
     assert bits(learning) < bits(static)
+
+
+def test_an_ensemble_averages_its_members_and_its_first_member_is_the_single_model():
+    cfg = PitchLSTMConfig(hidden=16, steps=20, learning_rate=1e-2, viewpoints=ALL_VIEWPOINTS[:3])
+    single = lstm_cross_validation("kinder", cfg, dynamic=False, max_folds=1)
+    pair = lstm_cross_validation("kinder", cfg.__class__(**{**cfg.__dict__, "ensemble": 2}), dynamic=False, max_folds=1)
+    a, b = (m["LSTM"] for m in pair["members"])
+    assert a == pytest.approx(single["bits_per_note"]["LSTM"], abs=1e-6) and abs(a - b) > 1e-3  # seeds differ
+    assert pair["bits_per_note"]["LSTM"] < (a + b) / 2  # -log of a mean of probabilities is below the mean of -logs
+    assert set(pair["bits_per_note"]) == {"LSTM", "BOTH"}
