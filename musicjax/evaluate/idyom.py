@@ -73,13 +73,15 @@ def run_experiment(config) -> dict:
 def markdown_table(result: dict) -> str:
     """Pearce's published row, our PPM row and our LSTM rows, bits per note."""
     pub, ppm, lstm = result["published"], result["ppm"]["bits_per_note"], result["lstm"]["bits_per_note"]
-    inputs = "pitch" if tuple(result["lstm"]["config"]["viewpoints"]) == ("pitch",) else "viewpoint"
+    c = result["lstm"]["config"]
+    inputs = "pitch" if tuple(c["viewpoints"]) == ("pitch",) else "viewpoint"
+    size = f"{c['num_layers']}×{c['hidden']}" + (f", {c['ensemble']} seeds averaged" if c.get("ensemble", 1) > 1 else "")
     cell = lambda d, k: f"{d[k]:.3f}" if k in d else "–"
     lines = [f"| {result['dataset']} | STM | LTM | LTM+ | BOTH+ | time |", "| --- | --- | --- | --- | --- | --- |",
              f"| Pearce 2005 (PPM*) | {pub['STM']} | {pub['LTM']} | {pub['LTM+']} | {pub['BOTH+']} | |",
              f"| ours: PPM* (escape C) | {cell(ppm, 'STM')} | {cell(ppm, 'LTM')} | {cell(ppm, 'LTM+')} | "
              f"{cell(ppm, 'BOTH+')} | {result['ppm']['seconds']} s |",
-             f"| ours: LSTM, {inputs} inputs (STM col: LSTM with STM; LTM: LSTM; LTM+: LSTM+ dynamic eval; "
+             f"| ours: LSTM {size}, {inputs} inputs (STM col: LSTM with STM; LTM: LSTM; LTM+: LSTM+ dynamic eval; "
              f"BOTH+: LSTM+ with STM) | {cell(lstm, 'BOTH')} | {cell(lstm, 'LSTM')} | {cell(lstm, 'LSTM+')} | "
              f"{cell(lstm, 'BOTH+')} | {result['lstm']['seconds']} s |"]
     if "ALL+" in lstm:
