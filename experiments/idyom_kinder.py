@@ -5,9 +5,13 @@ LSTM+ with the STM; ALL+ = LSTM+ with the PPM* LTM+ and STM).
 
 Run:      musicjax evaluate --idyom experiments/idyom_kinder.py --out runs/idyom
 Variants: default: viewpoint inputs (previous pitch, interval, scale degree and duration; the
-          predicted note's duration, rest, beat, bar, phrase end; mode), 256 units, 1,200 steps;
-          pitch: the pitch-only LSTM (256 units, 600 steps); quick: one fold, 60 steps at lr 0.01, no LSTM+.
-Measured: see README "Results" (2-core CPU, 2026-11-22).
+          predicted note's duration, rest, beat, bar, phrase end; mode), two 1x256 LSTMs per fold (seeds
+          differ, distributions averaged), 1,200 steps each;
+          pitch: the pitch-only LSTM (256 units, 600 steps, one model); quick: one fold, 60 steps at lr 0.01,
+          no LSTM+.
+Measured: default, 2-core CPU, 2026-11-22, 1,927 s: LSTM 1.885, BOTH 1.836, LSTM+ 1.826, BOTH+ 1.830,
+          ALL+ 1.775 bits/note (Pearce's BOTH+ 2.106); each model alone: LSTM+ 1.880 and 1.867.
+          All rows: README "Results", experiments/results_idyom.json.
 """
 
 import ml_collections
