@@ -75,7 +75,9 @@ def markdown_table(result: dict) -> str:
     pub, ppm, lstm = result["published"], result["ppm"]["bits_per_note"], result["lstm"]["bits_per_note"]
     c = result["lstm"]["config"]
     inputs = "pitch" if tuple(c["viewpoints"]) == ("pitch",) else "viewpoint"
-    size = f"{c['num_layers']}×{c['hidden']}" + (f", {c['ensemble']} seeds averaged" if c.get("ensemble", 1) > 1 else "")
+    size = f"{c['num_layers']}×{c['hidden']}"
+    if c.get("ensemble", 1) > 1:
+        size += f", {c['ensemble']} seeds averaged"
     cell = lambda d, k: f"{d[k]:.3f}" if k in d else "–"
     lines = [f"| {result['dataset']} | STM | LTM | LTM+ | BOTH+ | time |", "| --- | --- | --- | --- | --- | --- |",
              f"| Pearce 2005 (PPM*) | {pub['STM']} | {pub['LTM']} | {pub['LTM+']} | {pub['BOTH+']} | |",
