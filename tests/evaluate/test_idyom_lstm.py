@@ -1,3 +1,5 @@
+import dataclasses
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -94,14 +96,14 @@ def test_dynamic_evaluation_without_learning_equals_the_static_model_and_learnin
         np.testing.assert_allclose(s.sum(-1), 1.0, rtol=1e-5)
     bits = lambda dists: np.mean([-np.log2(d[np.arange(len(d)), vocab.symbols(m)]).mean()
                                   for m, d in zip(mels[:3], dists)])
-    learning = dynamic_evaluation(model, params, mels[:3], vocab, cfg.__class__(**{**cfg.__dict__, "dynamic_lr": 0.05}))
+    learning = dynamic_evaluation(model, params, mels[:3], vocab, dataclasses.replace(cfg, dynamic_lr=0.05))
     assert bits(learning) < bits(static)
 
 
 def test_an_ensemble_averages_its_members_and_its_first_member_is_the_single_model():
     cfg = PitchLSTMConfig(hidden=16, steps=20, learning_rate=1e-2, viewpoints=ALL_VIEWPOINTS[:3])
     single = lstm_cross_validation("kinder", cfg, dynamic=False, max_folds=1)
-    pair = lstm_cross_validation("kinder", cfg.__class__(**{**cfg.__dict__, "ensemble": 2}), dynamic=False, max_folds=1)
+    pair = lstm_cross_validation("kinder", dataclasses.replace(cfg, ensemble=2), dynamic=False, max_folds=1)
     a, b = (m["LSTM"] for m in pair["members"])
     assert a == pytest.approx(single["bits_per_note"]["LSTM"], abs=1e-6) and abs(a - b) > 1e-3  # seeds differ
     assert pair["bits_per_note"]["LSTM"] < (a + b) / 2  # -log of a mean of probabilities is below the mean of -logs
