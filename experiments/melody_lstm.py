@@ -51,6 +51,8 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.train.accumulate_steps = 1  # micro-batches per optimizer update
     c.train.precision = "float32"  # float32 | bfloat16 (matmuls; parameters stay float32)
     c.train.max_bad_steps = 5  # stop after this many non-finite steps in a row
+    c.train.loss_spike_factor = 10.0  # stop when the loss exceeds this multiple of its recent median (0: off)
+    c.train.loss_spike_window = 20  # logged losses the median is taken over
 
     c.log_every = 25  # steps between metric lines
     c.eval_every = 200  # steps between validation passes (and best-checkpoint candidates)

@@ -111,17 +111,30 @@ def _workdir_config(workdir):
 
 
 def _task(config):
-    from musicjax.tasks.melody_lm import MelodyLMTask
+    from musicjax import tasks
 
-    if config.get("model_family", "melody_lstm") != "melody_lstm":
-        raise CliError(f"model family {config.model_family!r} has no trainer yet")
-    config.data.sources = tuple(tuple(x) for x in config.data.sources)
-    return MelodyLMTask.from_config(config)
+    try:
+        return tasks.make(config)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+
+
+def _restored(workdir):
+    """(config, task, state, step) of a training workdir, its best checkpoint."""
+    from musicjax.train.loop import restore_state
+
+    config = _workdir_config(workdir)
+    task = _task(config)
+    try:
+        state, step = restore_state(task, config, workdir)
+    except FileNotFoundError as e:
+        raise CliError(str(e)) from None
+    return config, task, state, step
 
 
 def cmd_train(args) -> int:
     from musicjax.config import ConfigError, load_config
-    from musicjax.train.loop import TrainingDiverged, train
+    from musicjax.train.loop import ConfigChanged, TrainingDiverged, train
     from musicjax.train.parallel import initialize_distributed
 
     initialize_distributed()
@@ -130,53 +143,70 @@ def cmd_train(args) -> int:
     except ConfigError as e:
         raise CliError(str(e)) from None
     try:
-        result = train(_task(config), config, args.workdir)
+        result = train(_task(config), config, args.workdir, allow_config_change=args.allow_config_change)
     except TrainingDiverged as e:
         raise CliError(f"training stopped: {e}") from None
+    except ConfigChanged as e:
+        raise CliError(f"{e} (--allow-config-change)") from None
     print(json.dumps(result))
     return 0
 
 
-def cmd_sample(args) -> int:
+def _write_music(score, stem: pathlib.Path, synth: str) -> None:
     from musicjax.data.audio import synthesize, write_wav
-    from musicjax.data.io import read_score, write_score
-    from musicjax.evaluate.music_stats import melody_stats
+    from musicjax.data.io import write_score
     from musicjax.evaluate.plots import pianoroll_png
-    from musicjax.tasks.melody_lm import sample_run
-    from musicjax.train.loop import restore_params
 
-    config = _workdir_config(args.workdir)
-    task = _task(config)
-    params, step = restore_params(task, config, args.workdir)
+    write_score(score, stem.with_suffix(".mid"))
+    write_wav(synthesize(score, method=synth), stem.with_suffix(".wav"))
+    pianoroll_png(score, stem.with_suffix(".png"))
+
+
+def cmd_sample(args) -> int:
+    from musicjax.data.io import read_score
+    from musicjax.evaluate.music_stats import melody_stats
+
+    _, task, state, step = _restored(args.workdir)
     primer = read_score(args.primer) if args.primer else None
-    s = config.sample
-    scores = sample_run(task, params, args.num, args.steps or s.steps, args.seed,
-                        s.temperature if args.temperature is None else args.temperature,
-                        s.top_k if args.top_k is None else args.top_k, s.top_p if args.top_p is None else args.top_p,
-                        primer, s.qpm)
+    scores = task.sample(state, args.num, args.seed, temperature=args.temperature, top_k=args.top_k,
+                         top_p=args.top_p, primer=primer, steps=args.steps)
     out = pathlib.Path(args.out)
     for i, score in enumerate(scores):
         stem = out / f"sample_{i + 1:02d}"
-        write_score(score, stem.with_suffix(".mid"))
-        write_wav(synthesize(score, method=args.synth), stem.with_suffix(".wav"))
-        pianoroll_png(score, stem.with_suffix(".png"))
+        _write_music(score, stem, args.synth)
         print(json.dumps({"file": str(stem.with_suffix(".mid")), "checkpoint_step": step, **melody_stats(score)}))
+    return 0
+
+
+def cmd_interpolate(args) -> int:
+    from musicjax.data.io import read_score
+    from musicjax.evaluate.plots import pianoroll_strip_png
+
+    _, task, state, step = _restored(args.workdir)
+    if "interpolate" not in task.extra:
+        raise CliError(f"{args.workdir}: this model family has no latent space to interpolate in")
+    if args.steps < 2:
+        raise CliError(f"--steps must be at least 2 (the two endpoints), got {args.steps}")
+    a, b = read_score(args.a), read_score(args.b)
+    scores = task.extra["interpolate"](state, a, b, args.steps, args.mode)
+    out = pathlib.Path(args.out)
+    for i, score in enumerate(scores):
+        _write_music(score, out / f"interp_{i + 1:02d}", args.synth)
+    pianoroll_strip_png(scores, out / "interpolation.png")
+    print(json.dumps({"files": [str(out / f"interp_{i + 1:02d}.mid") for i in range(len(scores))],
+                      "strip": str(out / "interpolation.png"), "checkpoint_step": step, "mode": args.mode}))
     return 0
 
 
 def cmd_evaluate(args) -> int:
     from musicjax.data.files import atomic_write_text
-    from musicjax.tasks.melody_lm import evaluate_run
-    from musicjax.train.loop import restore_params
 
     if args.idyom:
         return _evaluate_idyom(args)
     if not args.workdir:
         raise CliError("evaluate needs --workdir (a training run) or --idyom CONFIG")
-    config = _workdir_config(args.workdir)
-    task = _task(config)
-    params, step = restore_params(task, config, args.workdir)
-    result = {"checkpoint_step": step, **evaluate_run(task, config, params, args.split)}
+    _, task, state, step = _restored(args.workdir)
+    result = {"checkpoint_step": step, **task.full_report(state, args.split)}
     atomic_write_text(pathlib.Path(args.workdir) / f"eval_{args.split}.json", json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0
@@ -263,6 +293,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("config", metavar="CONFIG[:VARIANT]", help="e.g. experiments/melody_lstm.py:tiny")
     c.add_argument("--workdir", required=True)
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
+    c.add_argument("--allow-config-change", action="store_true",
+                   help="resume a workdir under a config that differs from its config.json")
     c.set_defaults(func=cmd_train)
 
     c = sub.add_parser("sample", help="sample from a trained workdir: MIDI, WAV and PNG per sample")
@@ -277,6 +309,16 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--steps", type=int, help="tokens to sample (default: the config's)")
     c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto")
     c.set_defaults(func=cmd_sample)
+
+    c = sub.add_parser("interpolate", help="decode points between the latent codes of two melodies (VAE workdirs)")
+    c.add_argument("a", metavar="A", help="first melody file")
+    c.add_argument("b", metavar="B", help="second melody file")
+    c.add_argument("--workdir", required=True)
+    c.add_argument("--steps", type=int, default=7, help="points decoded, the two endpoints included")
+    c.add_argument("--mode", choices=("slerp", "lerp"), default="slerp", help="spherical or linear interpolation")
+    c.add_argument("--out", required=True, help="directory for MIDI, WAV and the PNG strip")
+    c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto")
+    c.set_defaults(func=cmd_interpolate)
 
     c = sub.add_parser("evaluate", help="a run's NLL, bits per note, accuracy with unigram/bigram baselines "
                                         "(JSON); or Pearce's melody benchmark with --idyom")

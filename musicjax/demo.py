@@ -39,9 +39,9 @@ def results_table(evaluation: dict) -> str:
 
 
 def run_demo(out: pathlib.Path, quick: bool = False) -> dict:
-    from musicjax.codecs.melody import melody_line
-    from musicjax.tasks.melody_lm import MelodyLMTask, evaluate_run, sample_run
-    from musicjax.train.loop import restore_params, train
+    from musicjax.data.score import melody_line
+    from musicjax import tasks
+    from musicjax.train.loop import restore_state, train
 
     out.mkdir(parents=True, exist_ok=True)
     config = load_config(f"{EXPERIMENT}:{'tiny' if quick else 'default'}")
@@ -52,17 +52,16 @@ def run_demo(out: pathlib.Path, quick: bool = False) -> dict:
         _say(f"{corpus}: {rep['items']} pieces, {rep['notes']} notes, splits {rep['splits']}")
     _say(f"data ready ({time.time() - t0:.0f} s)")
 
-    task = MelodyLMTask.from_config(config)
+    task = tasks.make(config)
     t1 = time.time()
     trained = train(task, config, out / "run")
-    _say(f"trained {trained['step']} steps ({time.time() - t1:.0f} s)")
-    params, step = restore_params(task, config, out / "run")
-    evaluation = evaluate_run(task, config, params, "test")
+    _say(f"trained {trained['trained_steps']} steps, now at step {trained['step']} ({time.time() - t1:.0f} s)")
+    state, step = restore_state(task, config, out / "run")
+    evaluation = task.full_report(state, "test")
     table = results_table(evaluation)
     print(f"\nTest split, checkpoint step {step}:\n{table}\n")
 
-    samples = sample_run(task, params, num=4, steps=config.sample.steps, seed=0, temperature=config.sample.temperature,
-                         top_k=config.sample.top_k, top_p=config.sample.top_p, qpm=config.sample.qpm)
+    samples = task.sample(state, num=4, seed=0)
     for i, s in enumerate(samples):
         _write_music(s, out / f"sample_{i + 1:02d}", synth)
     test_lines = [melody_line(s, part) for corpus, part in config.data.sources

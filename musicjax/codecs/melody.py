@@ -7,28 +7,10 @@ import dataclasses
 
 import numpy as np
 
-from musicjax.data.score import Metadata, Part, Score, make_score, select_notes
+from musicjax.data.score import Metadata, Part, Score, make_score, melody_line, select_notes
 
 PAD, BOS, EOS, REST, HOLD = 0, 1, 2, 3, 4
 NUM_SPECIAL = 5
-
-
-def melody_line(score: Score, part: int = 0) -> Score:
-    """The monophonic line of one part (part 0 is the soprano of a chorale): at a shared onset the
-    highest pitch wins, and each note is cut where the next one starts."""
-    idx = score.part_notes(part)
-    if idx.size == 0:
-        raise ValueError(f"part {part} has no notes")
-    # among notes with the same start, keep the highest pitch (notes are sorted by start, part, pitch)
-    starts = score.start_q[idx]
-    last_of_onset = np.append(starts[1:] != starts[:-1], True)
-    idx = idx[last_of_onset]
-    keep = np.zeros(score.num_notes, bool)
-    keep[idx] = True
-    line = select_notes(score, keep)
-    cut_q = np.minimum(line.end_q, np.append(line.start_q[1:], np.inf))
-    cut_s = np.minimum(line.end, np.append(line.start[1:], np.inf))
-    return line.replace(end_q=cut_q, end=cut_s, part=np.zeros_like(line.part), parts=(score.parts[part],))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,7 +16,7 @@ from fractions import Fraction
 
 import numpy as np
 
-from musicjax.codecs.melody import melody_line
+from musicjax.data.score import melody_line
 from musicjax.data.corpora import music21_corpus_dir
 from musicjax.data.io import read_scores
 from musicjax.data.notation import _parse, read_text, split_abc, stream_to_score

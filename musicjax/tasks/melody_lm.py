@@ -3,99 +3,100 @@ cross-entropy. Config fields become plain constructor arguments here, at the bou
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 
+import jax
 import jax.numpy as jnp
 import numpy as np
 
+from musicjax.codecs.melody import BOS, EOS, PAD
+from musicjax.data.score import Metadata
+from musicjax.evaluate.lm import lm_scores, ngram_baselines, summarize
 from musicjax.models.fused_lstm import FusedLSTMLanguageModel
 from musicjax.models.lstm import LSTMLanguageModel
+from musicjax.sample.sampling import sample_lm
+from musicjax.tasks.melody_data import MelodyData, eval_windows, melody_sequences, notes_in, train_batches
+from musicjax.train import parallel
+from musicjax.train.optim import optimizer_from_config
+from musicjax.train.step import TrainState, lm_eval_step, lm_loss_fn, make_train_step
+from musicjax.train.task import Task
 
 IMPLEMENTATIONS = {"flax": LSTMLanguageModel, "fused": FusedLSTMLanguageModel}
-from musicjax.train.data import MelodyData, eval_windows, melody_sequences, notes_in, train_batches
 
 
-@dataclasses.dataclass
-class MelodyLMTask:
-    data: MelodyData
-    model: LSTMLanguageModel | FusedLSTMLanguageModel
-    seq_len: int
-    max_transpose: int
-    _sequences: dict = dataclasses.field(default_factory=dict)
-    _eval_sets: dict = dataclasses.field(default_factory=dict)
-
-    @classmethod
-    def from_config(cls, config) -> "MelodyLMTask":
-        data = MelodyData(tuple(tuple(s) for s in config.data.sources), config.data.steps_per_quarter,
-                          config.data.min_pitch, config.data.max_pitch)
-        m = config.model
-        dtype = jnp.bfloat16 if config.train.precision == "bfloat16" else jnp.float32
-        if m.get("implementation", "flax") not in IMPLEMENTATIONS:
-            raise ValueError(f"model.implementation must be one of {', '.join(IMPLEMENTATIONS)}")
-        model = IMPLEMENTATIONS[m.get("implementation", "flax")](data.codec.vocab_size, m.embed_dim, m.hidden,
-                                                                 m.num_layers, m.dropout, dtype)
-        return cls(data, model, config.train.seq_len, config.data.max_transpose)
-
-    def sequences(self, split: str) -> list[np.ndarray]:
-        if split not in self._sequences:
-            self._sequences[split] = melody_sequences(self.data, split)[0]
-        return self._sequences[split]
-
-    def train_batches(self, batch_size: int, seed: int, process_index: int = 0, process_count: int = 1):
-        return train_batches(self.sequences("train"), self.data, self.seq_len, batch_size, seed,
-                             self.max_transpose, process_index, process_count)
-
-    def eval_set(self, split: str, length: int) -> tuple[dict, int]:
-        """All windows of a split and the number of notes they hold (built once per split and
-        length: the loop evaluates the same split every `eval_every` steps)."""
-        if (split, length) not in self._eval_sets:
-            seqs = self.sequences(split)
-            self._eval_sets[(split, length)] = eval_windows(seqs, length), sum(notes_in(s) for s in seqs)
-        return self._eval_sets[(split, length)]
-
-    def example_input(self):
-        return jnp.zeros((1, 8), jnp.int32)
+def model_from_config(config, vocab_size: int):
+    m = config.model
+    implementation = m.get("implementation", "flax")
+    if implementation not in IMPLEMENTATIONS:
+        raise ValueError(f"model.implementation must be one of {', '.join(IMPLEMENTATIONS)}, got {implementation!r}")
+    dtype = jnp.bfloat16 if config.train.precision == "bfloat16" else jnp.float32
+    return IMPLEMENTATIONS[implementation](vocab_size, m.embed_dim, m.hidden, m.num_layers, m.dropout, dtype)
 
 
-def evaluate_run(task: MelodyLMTask, config, params, split: str) -> dict:
-    """NLL per token, bits per note and accuracy of the model on `split`, beside unigram and
-    bigram baselines fitted on the training split and scored on the same targets."""
-    from musicjax.evaluate.lm import ngram_baselines, summarize
-    from musicjax.train import parallel
-    from musicjax.train.loop import compile_steps, evaluate_split
+def make(config) -> Task:
+    data = MelodyData(tuple(tuple(s) for s in config.data.sources), config.data.steps_per_quarter,
+                      config.data.min_pitch, config.data.max_pitch)
+    model = model_from_config(config, data.codec.vocab_size)
+    tx, schedule = optimizer_from_config(config.train)
+    seq_len, batch_size, seed = config.train.seq_len, config.train.batch_size, config.seed
+    eval_length, eval_batch = config.eval_length, config.eval_batch_size
+
+    @functools.cache
+    def sequences(split: str):
+        return melody_sequences(data, split)[0]
+
+    @functools.cache
+    def eval_set(split: str):
+        """All windows of a split and the notes they hold (built once: evaluated every eval_every)."""
+        seqs = sequences(split)
+        return eval_windows(seqs, eval_length), sum(notes_in(s) for s in seqs)
+
+    @functools.cache
+    def stream(process_index: int, process_count: int):
+        return train_batches(sequences("train"), data, seq_len, batch_size, seed, config.data.max_transpose,
+                             process_index, process_count)
 
     mesh = parallel.data_mesh()
-    _, eval_step = compile_steps(task.model, mesh)
-    model_row = evaluate_split(task, eval_step, params, split, config, mesh)
-    train_windows, _ = task.eval_set("train", config.eval_length)
-    eval_windows_, notes = task.eval_set(split, config.eval_length)
-    tokens = float(eval_windows_["mask"].sum())
-    base = ngram_baselines(train_windows, eval_windows_, task.data.codec.vocab_size)
-    rows = {"lstm": model_row}
-    for name, (nll_sum, correct) in base.items():
-        rows[name] = summarize(nll_sum, tokens, notes, correct)
-    return {"split": split, "models": rows}
+    eval_step = jax.jit(lm_eval_step(model), in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
+                        out_shardings=parallel.replicated(mesh))
 
+    def evaluate(state, split: str) -> dict:
+        windows, notes = eval_set(split)
+        n_dev = len(mesh.devices.flat)
+        rows = max(n_dev, eval_batch // n_dev * n_dev)
+        totals = lm_scores(lambda p, b: eval_step(p, parallel.global_batch(b, mesh)), state.params, windows, rows)
+        return summarize(totals["nll_sum"], totals["tokens"], notes, totals["correct"])
 
-def sample_run(task: MelodyLMTask, params, num: int, steps: int, seed: int, temperature: float = 1.0,
-               top_k: int = 0, top_p: float = 1.0, primer=None, qpm: float = 120.0):
-    """`num` melodies as Scores. `primer` (a Score) starts each sample: its melody tokens are fed
-    first and kept at the start of the result."""
-    import jax
-    import jax.numpy as jnp
+    def report(state, split: str) -> dict:
+        """The model beside unigram and bigram baselines fitted on the training split and scored
+        on the same targets."""
+        windows, notes = eval_set(split)
+        tokens = float(windows["mask"].sum())
+        rows = {"lstm": evaluate(state, split)}
+        for name, (nll_sum, correct) in ngram_baselines(eval_set("train")[0], windows, data.codec.vocab_size).items():
+            rows[name] = summarize(nll_sum, tokens, notes, correct)
+        return {"split": split, "models": rows}
 
-    from musicjax.codecs.melody import BOS, EOS, PAD
-    from musicjax.data.score import Metadata
-    from musicjax.sample.sampling import sample_lm
+    def sample(state, num: int, seed: int, temperature: float | None = None, top_k: int | None = None,
+               top_p: float | None = None, primer=None, steps: int | None = None, qpm: float | None = None):
+        """`num` melodies as Scores. `primer` (a Score) starts each sample: its melody tokens are fed
+        first and kept at the start of the result."""
+        s = config.sample
+        pick = lambda v, d: d if v is None else v
+        codec = data.codec
+        prefix = np.concatenate([[BOS], codec.encode(primer)]) if primer is not None else np.array([BOS])
+        tokens = jnp.asarray(np.tile(prefix, (num, 1)), jnp.int32)
+        out = sample_lm(model, state.params, tokens, jax.random.key(seed), num_steps=pick(steps, s.steps),
+                        temperature=float(pick(temperature, s.temperature)), top_k=int(pick(top_k, s.top_k)),
+                        top_p=float(pick(top_p, s.top_p)), eos=EOS, pad=PAD)
+        out = np.asarray(jax.device_get(out))
+        tempo = pick(qpm, primer.qpm if primer is not None else s.qpm)
+        return [codec.decode(np.concatenate([prefix[1:], out[i]]), qpm=tempo,
+                             meta=Metadata(title=f"sample {i + 1} (seed {seed})")) for i in range(num)]
 
-    codec = task.data.codec
-    prefix = np.concatenate([[BOS], codec.encode(primer)]) if primer is not None else np.array([BOS])
-    primer_tokens = jnp.asarray(np.tile(prefix, (num, 1)), jnp.int32)
-    out = sample_lm(task.model, params, primer_tokens, jax.random.key(seed), num_steps=steps,
-                    temperature=float(temperature), top_k=int(top_k), top_p=float(top_p), eos=EOS, pad=PAD)
-    out = np.asarray(jax.device_get(out))
-    scores = []
-    for i in range(num):
-        tokens = np.concatenate([prefix[1:], out[i]])
-        scores.append(codec.decode(tokens, qpm=qpm, meta=Metadata(title=f"sample {i + 1} (seed {seed})")))
-    return scores
+    return Task(
+        init=lambda key: TrainState.create(model.init(key, jnp.zeros((1, 8), jnp.int32))["params"], tx),
+        train_step=make_train_step(lm_loss_fn(model), schedule, config.train.max_bad_steps),
+        batch=lambda step, pidx=0, pcount=1: stream(pidx, pcount)[step],
+        evaluate=evaluate, best_metric=("nll_per_token", "min"), sample=sample, report=report,
+        rate_metrics=("tokens",), extra={"model": model, "data": data, "sequences": sequences})

@@ -54,3 +54,15 @@ def make_optimizer(name: str, schedule: optax.Schedule, *, clip_norm: float = 0.
     if accumulate_steps > 1:
         opt = optax.MultiSteps(opt, every_k_schedule=accumulate_steps)
     return opt
+
+
+def optimizer_from_config(t) -> tuple[optax.GradientTransformation, optax.Schedule]:
+    """(optimizer, schedule) from an experiment's `train` fields (the boundary where the config's
+    names become plain arguments)."""
+    schedule = make_schedule(t.schedule, t.learning_rate, t.num_steps, warmup_steps=t.warmup_steps,
+                             decay_rate=t.decay_rate, decay_steps=t.decay_steps, staircase=t.staircase,
+                             end_fraction=t.end_fraction)
+    tx = make_optimizer(t.optimizer, schedule, clip_norm=t.clip_norm, weight_decay=t.weight_decay,
+                        momentum=t.momentum, accumulate_steps=t.accumulate_steps,
+                        b1=t.get("b1", 0.9), b2=t.get("b2", 0.999))
+    return tx, schedule

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 
 from musicjax.codecs import lyrics as lx
-from musicjax.codecs.melody import HOLD, REST, MelodyCodec, melody_line
+from musicjax.codecs.melody import HOLD, REST, MelodyCodec
+from musicjax.data.score import melody_line
 from musicjax.codecs.performance import PerformanceCodec
 from musicjax.codecs.pianoroll import PianorollCodec
 from musicjax.data.augment import tempo_scale, transpose, transpose_to_c, transpositions_in_range

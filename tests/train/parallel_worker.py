@@ -26,13 +26,18 @@ def fixed_batch(rows: int = 16, length: int = 32):
 def step_loss(mesh, batch, codec):
     from musicjax.models.lstm import LSTMLanguageModel
     from musicjax.train import parallel
-    from musicjax.train.loop import compile_steps, init_state
+    from musicjax.train.loop import compile_train_step, init_state
     from musicjax.train.optim import make_optimizer, make_schedule
+    from musicjax.train.step import TrainState, lm_loss_fn, make_train_step
+    from musicjax.train.task import Task
 
     model = LSTMLanguageModel(codec.vocab_size, 16, 32, 2, 0.0)
     tx = make_optimizer("adam", make_schedule("constant", 1e-2, 10))
-    state = init_state(model, jnp.zeros((1, 4), jnp.int32), tx, jax.random.key(0), mesh)
-    train_step, _ = compile_steps(model, mesh)
+    task = Task(init=lambda k: TrainState.create(model.init(k, jnp.zeros((1, 4), jnp.int32))["params"], tx),
+                train_step=make_train_step(lm_loss_fn(model)), batch=None, evaluate=None,
+                best_metric=("nll", "min"), sample=None)
+    state = init_state(task, jax.random.key(0), mesh)
+    train_step = compile_train_step(task, mesh)
     losses = []
     for _ in range(2):
         state, m = train_step(state, parallel.global_batch(batch, mesh), jax.random.key(1))
