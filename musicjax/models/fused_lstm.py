@@ -5,7 +5,11 @@ matmul per step. Here the input projection is hoisted out of the loop (one [T*B,
 matmul), the forward scan saves the gate activations, and the backward scan does only the
 elementwise gate algebra and dG_t @ Wh^T; dWh is then one [H, T*B] x [T*B, 4H] matmul after the
 loop, and dWx, dx follow from autodiff of the hoisted projection. Gates are ordered i, f, g, o;
-c' = f*c + i*g, h' = o*tanh(c'). Gradients equal autodiff of the plain scan (tests)."""
+c' = f*c + i*g, h' = o*tanh(c'). Gradients equal autodiff of the plain scan (tests).
+
+`FusedLSTM` (one layer: initial state, reverse, per-row lengths, bf16 matmuls) and
+`FusedBidirectionalLSTM` are the LSTM layers every model family builds on; `FusedLSTMStack`
+and the language models share its `lstm_layer`."""
 
 from __future__ import annotations
 
@@ -87,6 +91,31 @@ def _forward(xg, wh, h0, c0, dtype):
     return hs, (h_t, c_t), (cs, acts, tcs)
 
 
+def _backward(wh, h0, c0, hs, cs, acts, tcs, dhs, dcs, dh_t, dc_t, dtype):
+    """The custom backward pass: d(input gates) [T, B, 4H], dWh, dh0, dc0 given the cotangents of
+    hs, of cs (None when cs is not an output) and of the final state."""
+    c_prev = jnp.concatenate([c0[None], cs[:-1]], 0)
+    wh_t = _transposed(wh, dtype)  # materialised once, outside the loop
+
+    def step(carry, inputs):
+        dh_next, dc_next = carry
+        dh_out, dc_out, act, tc, cp = inputs
+        i, f, g, o = jnp.split(act, 4, axis=-1)
+        dh = dh_out + dh_next
+        dc = dc_next + dh * o * (1.0 - tc * tc)
+        if dc_out is not None:
+            dc = dc + dc_out
+        d_pre = jnp.concatenate([dc * g * i * (1.0 - i), dc * cp * f * (1.0 - f), dc * i * (1.0 - g * g),
+                                 dh * tc * o * (1.0 - o)], -1)
+        return (_dot(d_pre, wh_t, dtype), dc * f), d_pre
+
+    (dh0, dc0), d_pre = jax.lax.scan(step, (dh_t, dc_t), (dhs, dcs, acts, tcs, c_prev), reverse=True)
+    h_prev = jnp.concatenate([h0[None], hs[:-1]], 0)
+    t, b, h = h_prev.shape
+    dwh = _dot_tn(h_prev.reshape(t * b, h), d_pre.reshape(t * b, 4 * h), dtype)
+    return d_pre, dwh.astype(wh.dtype), dh0, dc0
+
+
 def _make_recurrence(dtype):
     @jax.custom_vjp
     def recurrence(xg, wh, h0, c0):
@@ -98,26 +127,31 @@ def _make_recurrence(dtype):
         return (hs, final), (wh, h0, c0, hs, cs, acts, tcs)
 
     def bwd(res, cotangents):
-        wh, h0, c0, hs, cs, acts, tcs = res
         dhs, (dh_t, dc_t) = cotangents
-        c_prev = jnp.concatenate([c0[None], cs[:-1]], 0)
-        wh_t = _transposed(wh, dtype)  # materialised once, outside the loop
+        return _backward(*res, dhs, None, dh_t, dc_t, dtype)
 
-        def step(carry, inputs):
-            dh_next, dc_next = carry
-            dh_out, act, tc, cp = inputs
-            i, f, g, o = jnp.split(act, 4, axis=-1)
-            dh = dh_out + dh_next
-            dc = dc_next + dh * o * (1.0 - tc * tc)
-            d_pre = jnp.concatenate([dc * g * i * (1.0 - i), dc * cp * f * (1.0 - f), dc * i * (1.0 - g * g),
-                                     dh * tc * o * (1.0 - o)], -1)
-            return (_dot(d_pre, wh_t, dtype), dc * f), d_pre
+    recurrence.defvjp(fwd, bwd)
+    return recurrence
 
-        (dh0, dc0), d_pre = jax.lax.scan(step, (dh_t, dc_t), (dhs, acts, tcs, c_prev), reverse=True)
-        h_prev = jnp.concatenate([h0[None], hs[:-1]], 0)
-        t, b, h = h_prev.shape
-        dwh = _dot_tn(h_prev.reshape(t * b, h), d_pre.reshape(t * b, 4 * h), dtype)
-        return d_pre, dwh.astype(wh.dtype), dh0, dc0
+
+def _make_recurrence_with_cells(dtype):
+    """The recurrence returning every step's cell state too, (hs, cs) [T, B, H] each: rows of
+    different lengths read their final state at their own last step. A separate function so the
+    common path keeps no [T, B, H] cotangent of cs to zero-fill and add."""
+
+    @jax.custom_vjp
+    def recurrence(xg, wh, h0, c0):
+        hs, _, (cs, _, _) = _forward(xg, wh, h0, c0, dtype)
+        return hs, cs
+
+    def fwd(xg, wh, h0, c0):
+        hs, _, (cs, acts, tcs) = _forward(xg, wh, h0, c0, dtype)
+        return (hs, cs), (wh, h0, c0, hs, cs, acts, tcs)
+
+    def bwd(res, cotangents):
+        dhs, dcs = cotangents
+        h0 = res[1]
+        return _backward(*res, dhs, dcs, jnp.zeros_like(h0), jnp.zeros_like(h0), dtype)
 
     recurrence.defvjp(fwd, bwd)
     return recurrence
@@ -125,6 +159,8 @@ def _make_recurrence(dtype):
 
 _RECURRENCES = {jnp.dtype(jnp.float32): _make_recurrence(jnp.float32),
                 jnp.dtype(jnp.bfloat16): _make_recurrence(jnp.bfloat16)}
+_RECURRENCES_WITH_CELLS = {jnp.dtype(jnp.float32): _make_recurrence_with_cells(jnp.float32),
+                           jnp.dtype(jnp.bfloat16): _make_recurrence_with_cells(jnp.bfloat16)}
 
 
 def lstm_recurrence(xg, wh, h0, c0, dtype=jnp.float32):
@@ -133,15 +169,152 @@ def lstm_recurrence(xg, wh, h0, c0, dtype=jnp.float32):
     return _RECURRENCES[jnp.dtype(dtype)](xg, wh, h0, c0)
 
 
+def lstm_recurrence_with_cells(xg, wh, h0, c0, dtype=jnp.float32):
+    """As `lstm_recurrence`, returning (hs, cs) [T, B, H]: every step's hidden and cell state."""
+    return _RECURRENCES_WITH_CELLS[jnp.dtype(dtype)](xg, wh, h0, c0)
+
+
 def lstm_recurrence_autodiff(xg, wh, h0, c0, dtype=jnp.float32):
     """The same function left to autodiff: the reference for gradient tests."""
     hs, final, _ = _forward(xg, wh, h0, c0, dtype)
     return hs, final
 
 
+def lstm_recurrence_with_cells_autodiff(xg, wh, h0, c0, dtype=jnp.float32):
+    """`lstm_recurrence_with_cells` left to autodiff."""
+    hs, _, (cs, _, _) = _forward(xg, wh, h0, c0, dtype)
+    return hs, cs
+
+
+@jax.custom_vjp
+def _permute_time(x, order):
+    """x [T, B, F] with its rows reordered in time, out[t, b] = x[order[t, b], b]. `order` is an
+    involution per row (reversing a valid prefix, padding left in place), so the backward pass is
+    the same gather rather than autodiff's scatter-add."""
+    return jnp.take_along_axis(x, order[..., None], axis=0)
+
+
+def _permute_time_fwd(x, order):
+    return _permute_time(x, order), order
+
+
+def _permute_time_bwd(order, g):
+    return _permute_time(g, order), None
+
+
+_permute_time.defvjp(_permute_time_fwd, _permute_time_bwd)
+
+
+def _prefix_reversal(lengths, steps):
+    """order [T, B] reversing each row's first lengths[b] steps and leaving the rest in place."""
+    t = jnp.arange(steps)[:, None]
+    return jnp.where(t < lengths[None, :], lengths[None, :] - 1 - t, t)
+
+
+def lstm_layer(xt, wx, wh, b, h0, c0, dtype=jnp.float32, reverse: bool = False, lengths=None):
+    """One LSTM layer, time-major: xt [T, B, I] (or, with wx None, the input gates [T, B, 4H]),
+    wx [I, 4H], wh [H, 4H], b [4H], h0, c0 [B, H] -> (hs [T, B, H] float32, (h, c)).
+
+    `reverse` runs right to left, hs aligned with xt. `lengths` [B] (0 <= lengths <= T) marks rows
+    as right-padded: hs is zero at padded steps; forward, (h, c) is the state after a row's last
+    valid step; reversed, each row starts at its own last valid step and (h, c) is the state after
+    its first step. A row of length 0 returns (h0, c0)."""
+    steps, batch = xt.shape[:2]
+    if lengths is not None:
+        lengths = jnp.asarray(lengths, jnp.int32)
+        if reverse:  # reverse each valid prefix, run forward, reverse back: keeps the fast path
+            order = _prefix_reversal(lengths, steps)
+            xt = _permute_time(xt, order)
+    elif reverse:
+        xt = jnp.flip(xt, 0)
+    if wx is None:
+        xg = xt.astype(jnp.float32) + b
+    else:
+        in_dim = xt.shape[-1]
+        xg = _dot(xt.reshape(steps * batch, in_dim), wx, dtype).reshape(steps, batch, -1) + b
+    h0, c0 = h0.astype(jnp.float32), c0.astype(jnp.float32)
+    if lengths is None:
+        hs, final = lstm_recurrence(xg, wh, h0, c0, dtype)
+        return (jnp.flip(hs, 0) if reverse else hs), final
+    hs, cs = lstm_recurrence_with_cells(xg, wh, h0, c0, dtype)
+    last, rows, nonempty = jnp.maximum(lengths - 1, 0), jnp.arange(batch), (lengths > 0)[:, None]
+    final = (jnp.where(nonempty, hs[last, rows], h0), jnp.where(nonempty, cs[last, rows], c0))
+    if reverse:
+        hs = _permute_time(hs, order)
+    valid = jnp.arange(steps)[:, None] < lengths[None, :]
+    return jnp.where(valid[..., None], hs, 0.0), final
+
+
+def lstm_step(params, x_t, carry, dtype=jnp.float32):
+    """One step of a `FusedLSTM` layer from its param dict (wx, wh, b; without wx, x_t holds the
+    input gates): x_t [B, I], carry (h, c) [B, H] each -> the next (h, c), e.g. to sample a decoder
+    one token at a time."""
+    h, c = carry
+    xg = x_t.astype(jnp.float32) if "wx" not in params else _dot(x_t, params["wx"], dtype)
+    i, f, g, o = _gates(xg + params["b"] + _dot(h, params["wh"], dtype))
+    c = f * c + i * g
+    return o * jnp.tanh(c), c
+
+
+def _lstm_bias_init(forget_bias: float):
+    def init(key, shape, dtype=jnp.float32):
+        h = shape[0] // 4
+        return jnp.zeros(shape, dtype).at[h:2 * h].set(forget_bias)
+    return init
+
+
+class FusedLSTM(nn.Module):
+    """One LSTM layer on `lstm_recurrence`: x [B, T, I] -> (ys [B, T, H] float32, (h, c) [B, H]).
+
+    `initial` (h0, c0) [B, H] each, e.g. computed from a latent z; zeros by default. `reverse` runs
+    right to left (ys aligned with x). `lengths` [B] int: rows are right-padded; ys is zero at
+    padded steps, the final state is the one after a row's last valid step (forward) or after its
+    first step (reverse, which starts at each row's own last valid step). `gates_in`: x already
+    holds the input gates [B, T, 4H] (no wx param). Params wx [I, 4H] (lecun normal), wh [H, 4H]
+    (orthogonal), b [4H] (zeros, `forget_bias` on the f slice); gates ordered i, f, g, o."""
+
+    hidden: int
+    dtype: Any = jnp.float32
+    reverse: bool = False
+    forget_bias: float = 0.0
+
+    @nn.compact
+    def __call__(self, x, initial=None, lengths=None, gates_in: bool = False):
+        batch, four_h = x.shape[0], 4 * self.hidden
+        if gates_in:
+            if x.shape[-1] != four_h:
+                raise ValueError(f"gates_in wants x [B, T, {four_h}], got {x.shape}")
+            wx = None
+        else:
+            wx = self.param("wx", nn.initializers.lecun_normal(), (x.shape[-1], four_h))
+        wh = self.param("wh", nn.initializers.orthogonal(), (self.hidden, four_h))
+        b = self.param("b", _lstm_bias_init(self.forget_bias), (four_h,))
+        h0, c0 = initial if initial is not None else zero_carries(batch, self.hidden, 1)[0]
+        hs, final = lstm_layer(jnp.swapaxes(x, 0, 1), wx, wh, b, h0, c0, self.dtype, self.reverse, lengths)
+        return jnp.swapaxes(hs, 0, 1), final
+
+
+class FusedBidirectionalLSTM(nn.Module):
+    """A forward and a backward `FusedLSTM` ('fwd', 'bwd') over the same input, both from zero
+    state: x [B, T, I] -> (ys [B, T, 2H] (forward features, then backward), ((h_f, c_f), (h_b, c_b))).
+    With `lengths`, each row's backward pass starts at its last valid step and padded steps of ys are
+    zero; (h_f, c_f) is then the state after the last valid step, (h_b, c_b) after the first."""
+
+    hidden: int
+    dtype: Any = jnp.float32
+    forget_bias: float = 0.0
+
+    @nn.compact
+    def __call__(self, x, lengths=None):
+        ys_f, final_f = FusedLSTM(self.hidden, self.dtype, False, self.forget_bias, name="fwd")(x, lengths=lengths)
+        ys_b, final_b = FusedLSTM(self.hidden, self.dtype, True, self.forget_bias, name="bwd")(x, lengths=lengths)
+        return jnp.concatenate([ys_f, ys_b], -1), (final_f, final_b)
+
+
 class FusedLSTMStack(nn.Module):
-    """`num_layers` LSTM layers using `lstm_recurrence`; input [batch, time, features] or, with
-    `gates_in`, layer 0's input gates [batch, time, 4*hidden] computed by the caller."""
+    """`num_layers` LSTM layers (`lstm_layer`), params wx_{l}, wh_{l}, b_{l}; input [batch, time,
+    features] or, with `gates_in`, layer 0's input gates [batch, time, 4*hidden] computed by the
+    caller. Optional `lengths` [batch] of right-padded rows, as in `FusedLSTM`."""
 
     hidden: int
     num_layers: int
@@ -149,23 +322,20 @@ class FusedLSTMStack(nn.Module):
     dtype: Any = jnp.float32
 
     @nn.compact
-    def __call__(self, x, carries=None, deterministic: bool = True, gates_in: bool = False):
+    def __call__(self, x, carries=None, deterministic: bool = True, gates_in: bool = False, lengths=None):
         batch = x.shape[0]
-        xt = jnp.swapaxes(x, 0, 1)  # time-major for the scans
+        xt = jnp.swapaxes(x, 0, 1)  # time-major between layers
+        carries = carries if carries is not None else zero_carries(batch, self.hidden, self.num_layers)
         out = []
         for layer in range(self.num_layers):
-            init = nn.initializers.lecun_normal()
             in_dim = xt.shape[-1]
+            # parameter order kept from before `lstm_layer` existed: init values depend on it
             wh = self.param(f"wh_{layer}", nn.initializers.orthogonal(), (self.hidden, 4 * self.hidden))
             b = self.param(f"b_{layer}", nn.initializers.zeros, (4 * self.hidden,))
-            if gates_in and layer == 0:
-                xg = xt + b
-            else:
-                wx = self.param(f"wx_{layer}", init, (in_dim, 4 * self.hidden))
-                t = xt.shape[0]
-                xg = _dot(xt.reshape(t * batch, in_dim), wx, self.dtype).reshape(t, batch, -1) + b
-            h0, c0 = (carries if carries is not None else zero_carries(batch, self.hidden, self.num_layers))[layer]
-            xt, final = lstm_recurrence(xg, wh, h0, c0, self.dtype)
+            wx = None if gates_in and layer == 0 else self.param(
+                f"wx_{layer}", nn.initializers.lecun_normal(), (in_dim, 4 * self.hidden))
+            h0, c0 = carries[layer]
+            xt, final = lstm_layer(xt, wx, wh, b, h0, c0, self.dtype, lengths=lengths)
             out.append(final)
             if self.dropout > 0 and layer < self.num_layers - 1:
                 xt = nn.Dropout(self.dropout, deterministic=deterministic)(xt)
