@@ -13,14 +13,15 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
-import statistics
-import time
+import pathlib
+import sys
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
+from common import emit, environment, interleaved, peak_matmul_gflops, require_torch, supported  # noqa: E402
 
 VOCAB, EMBED, HIDDEN, LAYERS, BATCH, LENGTH = 130, 256, 512, 2, 64, 128
 
@@ -30,18 +31,6 @@ def train_flops(batch=BATCH, length=LENGTH) -> float:
     per_token = sum(2 * 4 * HIDDEN * ((EMBED if l == 0 else HIDDEN) + HIDDEN) for l in range(LAYERS))
     per_token += 2 * HIDDEN * VOCAB
     return 3.0 * per_token * batch * length
-
-
-def peak_matmul_gflops(n: int = 2048, reps: int = 10) -> float:
-    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
-    f = jax.jit(lambda x: x @ x)
-    f(a).block_until_ready()
-    times = []
-    for _ in range(reps):
-        t = time.perf_counter()
-        f(a).block_until_ready()
-        times.append(time.perf_counter() - t)
-    return 2 * n**3 / min(times) / 1e9
 
 
 # ---- JAX side ----------------------------------------------------------------------------------
@@ -136,23 +125,6 @@ def torch_sampler(model, batch: int, steps: int):
     return run
 
 
-# ---- timing ------------------------------------------------------------------------------------
-
-
-def interleaved(fns: dict, warmup: int, steps: int) -> dict:
-    """Median seconds per call of each function, calls alternating between them."""
-    for _ in range(warmup):
-        for f in fns.values():
-            f()
-    times = {k: [] for k in fns}
-    for _ in range(steps):
-        for k, f in fns.items():
-            t = time.perf_counter()
-            f()
-            times[k].append(time.perf_counter() - t)
-    return {k: statistics.median(v) for k, v in times.items()}
-
-
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer timed steps (10) and sampling at batch 1 only")
@@ -160,7 +132,7 @@ def main(argv=None) -> dict:
     p.add_argument("--implementations", default="flax,fused",
                    help="JAX LSTMs to time: flax (nn.RNN of OptimizedLSTMCell), fused (custom_vjp recurrence)")
     args = p.parse_args(argv)
-    import torch
+    require_torch()
 
     steps = args.steps or (10 if args.quick else 20)
     peak = peak_matmul_gflops()
@@ -168,38 +140,49 @@ def main(argv=None) -> dict:
     result = {
         "benchmark": "lstm_lm",
         "sizes": {"vocab": VOCAB, "embed": EMBED, "hidden": HIDDEN, "layers": LAYERS, "batch": BATCH, "length": LENGTH},
-        "environment": {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
-                        "jax": jax.__version__, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
-                        **{k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MALLOC_ARENA_MAX",
-                                                          "OPENBLAS_CORETYPE", "XLA_FLAGS") if os.environ.get(k)}},
+        "environment": environment(),
         "timed_steps": steps,
         "peak_matmul_gflops": round(peak, 1),
         "train": {},
+        "unsupported": {},
     }
     sampler_model = None
     impls = args.implementations.split(",")
     for precision in ("float32", "bfloat16"):
         sides = {f"jax_{impl}": jax_side(precision, impl) for impl in impls}
-        t, tmodel = torch_side(precision)
-        med = interleaved({**{k: v[0] for k, v in sides.items()}, "torch": t}, warmup=3, steps=steps)
-        row = {"torch_tokens_per_s": round(BATCH * LENGTH / med["torch"]), "torch_step_s": round(med["torch"], 4),
-               "torch_gflops": round(flops / med["torch"] / 1e9, 1),
-               "torch_share_of_peak": round(flops / med["torch"] / 1e9 / peak, 3)}
+        torch_run, reason = supported(torch_side, precision)
+        if reason:  # e.g. PyTorch's bfloat16 LSTM on a CPU without AVX-512
+            result["unsupported"][f"torch_{precision}"] = reason
+            emit(f"torch_{precision}", {"unsupported": reason})
+        fns = {k: v[0] for k, v in sides.items()}
+        if torch_run:
+            fns["torch"] = torch_run[0]
+        med = interleaved(fns, warmup=3, steps=steps)
+        row = {}
+        if "torch" in med:
+            row = {"torch_tokens_per_s": round(BATCH * LENGTH / med["torch"]), "torch_step_s": round(med["torch"], 4),
+                   "torch_gflops": round(flops / med["torch"] / 1e9, 1),
+                   "torch_share_of_peak": round(flops / med["torch"] / 1e9 / peak, 3)}
         for k in sides:
             row[k] = {"tokens_per_s": round(BATCH * LENGTH / med[k]), "step_s": round(med[k], 4),
-                      "ratio_over_torch": round(med["torch"] / med[k], 3),
                       "gflops": round(flops / med[k] / 1e9, 1), "share_of_peak": round(flops / med[k] / 1e9 / peak, 3)}
+            if "torch" in med:
+                row[k]["ratio_over_torch"] = round(med["torch"] / med[k], 3)
         result["train"][precision] = row
-        if precision == "float32":
+        emit(f"train_{precision}", row)
+        if precision == "float32" and torch_run:
             first = sides[f"jax_{impls[-1]}"]
-            sampler_model = (first[1], first[2], tmodel)
-    jmodel, jparams, tmodel = sampler_model
+            sampler_model = (first[1], first[2], torch_run[1])
     result["sample_512"] = {}
-    for batch in ((1,) if args.quick else (1, 64)):
-        med = interleaved({"jax": jax_sampler(jmodel, jparams, batch, 512), "torch": torch_sampler(tmodel, batch, 512)},
-                          warmup=1, steps=3 if args.quick else 5)
-        result["sample_512"][f"batch_{batch}"] = {"jax_s": round(med["jax"], 3), "torch_s": round(med["torch"], 3),
-                                                  "ratio_jax_over_torch": round(med["torch"] / med["jax"], 2)}
+    if sampler_model:
+        jmodel, jparams, tmodel = sampler_model
+        for batch in ((1,) if args.quick else (1, 64)):
+            med = interleaved({"jax": jax_sampler(jmodel, jparams, batch, 512),
+                               "torch": torch_sampler(tmodel, batch, 512)}, warmup=1, steps=3 if args.quick else 5)
+            row = {"jax_s": round(med["jax"], 3), "torch_s": round(med["torch"], 3),
+                   "ratio_jax_over_torch": round(med["torch"] / med["jax"], 2)}
+            result["sample_512"][f"batch_{batch}"] = row
+            emit(f"sample_512_batch_{batch}", row)
     print(json.dumps(result, indent=1))
     return result
 

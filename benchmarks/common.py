@@ -1,0 +1,82 @@
+"""Pieces every benchmark shares: interleaved median timing, the machine's peak matmul rate, the
+environment record, and running a side that this CPU may not support (marked, not fatal)."""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+
+
+def interleaved(fns: dict, warmup: int, steps: int) -> dict:
+    """Median seconds per call of each function, calls alternating between them so every side
+    sees the same machine state."""
+    for _ in range(warmup):
+        for f in fns.values():
+            f()
+    times = {k: [] for k in fns}
+    for _ in range(steps):
+        for k, f in fns.items():
+            t = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t)
+    return {k: statistics.median(v) for k, v in times.items()}
+
+
+def peak_matmul_gflops(n: int = 2048, reps: int = 10) -> float:
+    a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
+    f = jax.jit(lambda x: x @ x)
+    f(a).block_until_ready()
+    times = []
+    for _ in range(reps):
+        t = time.perf_counter()
+        f(a).block_until_ready()
+        times.append(time.perf_counter() - t)
+    return 2 * n**3 / min(times) / 1e9
+
+
+def environment() -> dict:
+    import torch
+
+    return {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
+            "avx512": _has_flag("avx512f"), "avx512_bf16": _has_flag("avx512_bf16"),
+            "jax": jax.__version__, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            **{k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MALLOC_ARENA_MAX",
+                                              "OPENBLAS_CORETYPE", "XLA_FLAGS") if os.environ.get(k)}}
+
+
+def _has_flag(flag: str) -> bool:
+    try:
+        with open("/proc/cpuinfo") as f:
+            return any(flag in line.split() for line in f if line.startswith("flags"))
+    except OSError:
+        return False
+
+
+def supported(make_side, *args):
+    """(side, None) when building the side and one call of it work on this CPU, else (None, the
+    reason): e.g. PyTorch's bfloat16 LSTM needs AVX-512 and fails without it."""
+    try:
+        side = make_side(*args)
+        (side[0] if isinstance(side, tuple) else side)()
+        return side, None
+    except Exception as e:  # any failure of a framework's kernel on this CPU: report it, go on
+        return None, f"{type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''}"
+
+
+def emit(label: str, row) -> None:
+    """Print one result as soon as it is measured (a later failure loses nothing)."""
+    print(json.dumps({label: row}), file=sys.stderr, flush=True)
+
+
+def require_torch() -> None:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        raise SystemExit("this benchmark needs PyTorch: bash scripts/setup.sh test,bench") from None
