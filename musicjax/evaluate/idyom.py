@@ -59,7 +59,7 @@ def ppm_cross_validation(name: str, escape: str = "c", stm_escape: str = "c", bi
 
 
 def run_experiment(config) -> dict:
-    """PPM and LSTM cross-validation per an experiments/idyom_*.py config."""
+    """PPM and LSTM cross-validation per an experiments/idyom.py config."""
     from musicjax.evaluate.idyom_lstm import PitchLSTMConfig, lstm_cross_validation
 
     ppm = ppm_cross_validation(config.dataset, config.ppm.escape, config.ppm.stm_escape, config.ppm.bias)

@@ -24,29 +24,13 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
-from musicjax.data.idyom import DATASETS, MODES, Melody, folds
+from musicjax.codecs.viewpoints import PITCH_ONLY, Vocabulary, check_viewpoints, key_shift, melody_features
+from musicjax.data.idyom import DATASETS, Melody, folds
 from musicjax.models.feature_lstm import FeatureLSTMModel
 from musicjax.prob.ppm import PPM, combine_entropy_weighted
-
-MAX_INTERVAL = 12  # larger leaps share the +-12 feature value
-TICKS_PER_QUARTER = 12  # duration and position features are counted in twelfths of a quarter
-MAX_TICKS = 96  # eight quarters; longer durations share the last value
-VIEWPOINT_SIZES = {  # name -> number of values, beyond `pitch` (whose size is the pitch vocabulary)
-    "interval": 2 * MAX_INTERVAL + 2,  # previous note's interval from the one before; 0 = none
-    "degree": 13,  # previous note's pitch class above the notated tonic; 0 = none
-    "prev_duration": MAX_TICKS + 1,  # previous note's duration; 0 = none
-    "duration": MAX_TICKS + 1,  # the predicted note's duration
-    "rest": MAX_TICKS + 1,  # silence before the predicted note
-    "beat": MAX_TICKS + 1,  # the predicted note's onset from its bar's downbeat
-    "bar": MAX_TICKS + 1,  # bar length
-    "fermata": 2,  # a phrase ends on the predicted note
-    "prev_fermata": 3,  # a phrase ended on the previous note (2: no previous note)
-    "mode": len(MODES),
-}
-PITCH_ONLY = ("pitch",)
-ALL_VIEWPOINTS = ("pitch",) + tuple(VIEWPOINT_SIZES)
+from musicjax.train.optim import make_optimizer, make_schedule
+from musicjax.train.step import TrainState, lm_loss_fn, make_train_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,70 +42,12 @@ class PitchLSTMConfig:
     batch_size: int = 32
     learning_rate: float = 3e-3
     max_transpose: int = 6  # training melodies shifted by up to +-6 semitones (without key_normalise)
-    viewpoints: tuple[str, ...] = PITCH_ONLY  # input features, from ALL_VIEWPOINTS
+    viewpoints: tuple[str, ...] = PITCH_ONLY  # input features, from codecs.viewpoints.ALL_VIEWPOINTS
     key_normalise: bool = False  # transpose each melody's notated tonic to one pitch class
     dynamic_lr: float = 0.002  # SGD step size of dynamic evaluation (LSTM+)
     dynamic_window: int = 32  # notes back-propagated through per dynamic-evaluation step
     ensemble: int = 1  # models per fold, from different seeds; their note distributions are averaged
     seed: int = 0
-
-
-def key_shift(mel: Melody) -> int:
-    """Semitones (-5..6) that take the melody's notated tonic to pitch class 0."""
-    return (mel.tonic + 5) % 12 - 5
-
-
-def _ticks(q: np.ndarray) -> np.ndarray:
-    return np.clip(np.round(np.asarray(q) * TICKS_PER_QUARTER), 0, MAX_TICKS).astype(np.int32)
-
-
-def melody_features(mel: Melody, viewpoints, shift: int, low: int) -> tuple[np.ndarray, np.ndarray]:
-    """The melody moved down `shift` semitones -> (features [n, len(viewpoints)] int32, targets [n]
-    int32). Pitch ids are pitch - shift - low + 1 (0 is the start of the melody)."""
-    n = len(mel.pitch)
-    ids = (mel.pitch - shift - low + 1).astype(np.int32)
-    if ids.min() < 1:
-        raise ValueError(f"{mel.id}: pitch below the vocabulary's lowest ({low})")
-    prev_dur = np.concatenate([[0], np.maximum(_ticks(mel.duration[:-1]), 1)])
-    gap = np.concatenate([[0.0], mel.onset[1:] - mel.onset[:-1] - mel.duration[:-1]])
-    interval = np.zeros(n, np.int32)
-    interval[2:] = np.clip(np.diff(mel.pitch[:-1]), -MAX_INTERVAL, MAX_INTERVAL) + MAX_INTERVAL + 1
-    columns = {
-        "pitch": np.concatenate([[0], ids[:-1]]),
-        "interval": interval,
-        "degree": np.concatenate([[0], (mel.pitch[:-1] - mel.tonic) % 12 + 1]),
-        "prev_duration": prev_dur,
-        "duration": np.maximum(_ticks(mel.duration), 1),
-        "rest": _ticks(gap),
-        "beat": _ticks(mel.beat - 1.0),  # in the meter's beats (a dotted quarter in 6/8)
-        "bar": _ticks(mel.bar),
-        "fermata": mel.fermata.astype(np.int32),
-        "prev_fermata": np.concatenate([[2], mel.fermata[:-1].astype(np.int32)]),
-        "mode": np.full(n, mel.mode, np.int32),
-    }
-    return np.stack([columns[v] for v in viewpoints], -1).astype(np.int32), ids
-
-
-@dataclasses.dataclass(frozen=True)
-class Vocabulary:
-    """Pitch ids of a dataset: pitch - shift - low + 1, from 1 to vocab - 1."""
-
-    low: int
-    vocab: int
-    alphabet: np.ndarray  # [A] the dataset's distinct MIDI pitches, sorted
-
-    @classmethod
-    def for_dataset(cls, melodies, margin: int) -> "Vocabulary":
-        alphabet = np.unique(np.concatenate([m.pitch for m in melodies]))
-        low = int(alphabet.min()) - margin
-        return cls(low, int(alphabet.max()) + margin - low + 2, alphabet)
-
-    def alphabet_ids(self, shift: int) -> np.ndarray:
-        return (self.alphabet - shift - self.low + 1).astype(np.int32)
-
-    def symbols(self, mel: Melody) -> list[int]:
-        """The melody's pitches as indices into the alphabet (the PPM models' symbols)."""
-        return np.searchsorted(self.alphabet, mel.pitch).tolist()
 
 
 def _pad(rows: list[tuple[np.ndarray, np.ndarray]], length: int, num_features: int):
@@ -140,48 +66,42 @@ def _bucket(n: int, size: int = 32) -> int:
     return -(-n // size) * size
 
 
-def _feature_sizes(cfg: PitchLSTMConfig, vocab: Vocabulary) -> tuple[int, ...]:
-    return tuple(vocab.vocab if v == "pitch" else VIEWPOINT_SIZES[v] for v in cfg.viewpoints)
-
-
 def _shift(mel: Melody, cfg: PitchLSTMConfig) -> int:
     return key_shift(mel) if cfg.key_normalise else 0
 
 
+def training_batch(train: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig, rng: np.random.Generator) -> dict:
+    """cfg.batch_size melodies drawn with replacement, each moved by a random transposition that
+    keeps it inside the vocabulary (or to its tonic with key_normalise) -> {'inputs' [B, T, F],
+    'targets' [B, T], 'mask' [B, T]}, T a multiple of 32."""
+    rows = []
+    for r in rng.integers(len(train), size=cfg.batch_size):
+        mel, shift = train[r], _shift(train[r], cfg)
+        if not cfg.key_normalise and cfg.max_transpose:
+            lo, hi = int(mel.pitch.min()) - vocab.low + 1, int(mel.pitch.max()) - vocab.low + 1
+            moves = np.arange(-cfg.max_transpose, cfg.max_transpose + 1)
+            moves = moves[(lo + moves >= 1) & (hi + moves < vocab.vocab)]
+            shift = -int(rng.choice(moves))
+        rows.append(melody_features(mel, cfg.viewpoints, shift, vocab.low))
+    x, y, m = _pad(rows, _bucket(max(len(t) for _, t in rows)), len(cfg.viewpoints))
+    return {"inputs": x, "targets": y, "mask": m}
+
+
 def train_fold(train: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig, key):
-    """One model trained on the training melodies -> (model, params)."""
-    model = FeatureLSTMModel(_feature_sizes(cfg, vocab), vocab.vocab, cfg.hidden, cfg.num_layers, cfg.dropout)
+    """One model trained on the training melodies -> (model, params), by the project's one train
+    step (musicjax.train.step): mean NLL over the notes, full softmax (transposed copies may leave
+    the alphabet), Adam on a warmup-cosine schedule; step s's dropout key is fold_in(key, s)."""
+    model = FeatureLSTMModel(vocab.feature_sizes(cfg.viewpoints), vocab.vocab, cfg.hidden, cfg.num_layers,
+                             cfg.dropout)
     params = model.init(key, jnp.zeros((1, 4, len(cfg.viewpoints)), jnp.int32))["params"]
-    warmup = min(50, cfg.steps // 10)
-    lr = optax.warmup_cosine_decay_schedule(0.0, cfg.learning_rate, warmup, cfg.steps, 0.05 * cfg.learning_rate)
-    tx = optax.adam(lr)
-    opt = tx.init(params)
-
-    def loss_fn(p, x, y, m, k):  # full softmax: transposed copies may leave the alphabet
-        logits, _ = model.apply({"params": p}, x, deterministic=False, rngs={"dropout": k})
-        ll = jnp.take_along_axis(jax.nn.log_softmax(logits, -1), y[..., None], -1)[..., 0]
-        return -jnp.sum(ll * m) / jnp.sum(m)
-
-    @jax.jit
-    def step(p, o, x, y, m, k):
-        loss, g = jax.value_and_grad(loss_fn)(p, x, y, m, k)
-        u, o = tx.update(g, o, p)
-        return optax.apply_updates(p, u), o, loss
-
+    schedule = make_schedule("warmup_cosine", cfg.learning_rate, cfg.steps, warmup_steps=min(50, cfg.steps // 10),
+                             end_fraction=0.05)
+    state = TrainState.create(params, make_optimizer("adam", schedule))
+    train_step = jax.jit(make_train_step(lm_loss_fn(model)), donate_argnums=0)
     rng = np.random.default_rng(cfg.seed)
-    for s in range(cfg.steps):
-        rows = []
-        for r in rng.integers(len(train), size=cfg.batch_size):
-            mel, shift = train[r], _shift(train[r], cfg)
-            if not cfg.key_normalise and cfg.max_transpose:
-                lo, hi = int(mel.pitch.min()) - vocab.low + 1, int(mel.pitch.max()) - vocab.low + 1
-                moves = np.arange(-cfg.max_transpose, cfg.max_transpose + 1)
-                moves = moves[(lo + moves >= 1) & (hi + moves < vocab.vocab)]
-                shift = -int(rng.choice(moves))
-            rows.append(melody_features(mel, cfg.viewpoints, shift, vocab.low))
-        x, y, m = _pad(rows, _bucket(max(len(t) for _, t in rows)), len(cfg.viewpoints))
-        params, opt, loss = step(params, opt, x, y, m, jax.random.fold_in(key, s))
-    return model, params
+    for _ in range(cfg.steps):
+        state, _ = train_step(state, training_batch(train, vocab, cfg, rng), key)  # the step folds in its number
+    return model, state.params
 
 
 def melody_distributions(model, params, melodies: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig):
@@ -268,9 +188,7 @@ def lstm_cross_validation(name: str, cfg: PitchLSTMConfig = PitchLSTMConfig(), d
     their averaged distributions."""
     start_time = time.time()
     melodies = list(DATASETS[name]())
-    unknown = set(cfg.viewpoints) - set(ALL_VIEWPOINTS)
-    if unknown or "pitch" not in cfg.viewpoints:
-        raise ValueError(f"viewpoints must include 'pitch' and come from {ALL_VIEWPOINTS}; got {cfg.viewpoints}")
+    check_viewpoints(cfg.viewpoints)
     vocab = Vocabulary.for_dataset(melodies, 12)
     size = len(vocab.alphabet)
     per_fold = {m: [] for m in ("LSTM", "BOTH", "LSTM+", "BOTH+", "ALL+")}

@@ -5,9 +5,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from musicjax.codecs.viewpoints import ALL_VIEWPOINTS, Vocabulary
 from musicjax.data.idyom import chorale_melodies, kinder_melodies
-from musicjax.evaluate.idyom_lstm import (ALL_VIEWPOINTS, PitchLSTMConfig, Vocabulary, dynamic_evaluation, key_shift,
-                                          lstm_cross_validation, melody_distributions, melody_features, train_fold)
+from musicjax.evaluate.idyom_lstm import (PitchLSTMConfig, dynamic_evaluation, lstm_cross_validation,
+                                          melody_distributions, train_fold)
 from musicjax.models.feature_lstm import FeatureLSTMModel
 from musicjax.models.fused_lstm import FusedLSTMLanguageModel
 
@@ -34,22 +35,6 @@ def test_kinder_phrases_are_the_lines_of_the_abc():
     first = kinder[0]  # " | A2GG | F2z" / "C | AAGG | F2z" / ...: phrases of 4 and 6 notes
     assert np.flatnonzero(first.fermata)[:2].tolist() == [3, 9]
     assert all(m.fermata[-1] for m in kinder) and sum(m.fermata.sum() for m in kinder) > 4 * len(kinder)
-
-
-def test_features_are_the_previous_notes_and_the_known_attributes_of_the_predicted_one(chorales):
-    mel = chorales[0]
-    x, y = melody_features(mel, ALL_VIEWPOINTS, 0, 40)
-    col = {v: x[:, i] for i, v in enumerate(ALL_VIEWPOINTS)}
-    assert x.shape == (len(mel.pitch), len(ALL_VIEWPOINTS)) and np.array_equal(y, mel.pitch - 39)
-    assert col["pitch"][0] == 0 and np.array_equal(col["pitch"][1:], y[:-1])  # 0 = start of the melody
-    assert col["interval"][:2].tolist() == [0, 0] and col["interval"][3] == mel.pitch[2] - mel.pitch[1] + 13
-    assert col["degree"][1] == (mel.pitch[0] - mel.tonic) % 12 + 1
-    assert np.array_equal(col["fermata"], mel.fermata) and col["prev_fermata"][9] == 1
-    assert col["duration"][1] == 6 and col["beat"][1] == 0 and col["beat"][0] == 36  # eighth note; downbeat
-    # moving the melody moves its pitch ids and nothing else (the degree is relative to the tonic)
-    x2, y2 = melody_features(mel, ALL_VIEWPOINTS, -3, 40)
-    assert np.array_equal(y2, y + 3) and np.array_equal(x2[:, 1:], x[:, 1:])
-    assert all(-5 <= key_shift(m) <= 6 and (m.tonic - key_shift(m)) % 12 == 0 for m in chorales)
 
 
 def test_feature_lstm_with_one_feature_is_the_language_model_with_embedding_folded_in():

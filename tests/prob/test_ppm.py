@@ -64,7 +64,7 @@ def test_ltm_reproduces_pearce_on_kinder():
 def test_idyom_evaluate_command_writes_json_and_table(tmp_path, capsys):
     from musicjax.cli import main
 
-    assert main(["evaluate", "--idyom", "experiments/idyom_kinder.py:quick", "--out", str(tmp_path)]) == 0
+    assert main(["evaluate", "--idyom", "experiments/idyom.py:kinder_quick", "--out", str(tmp_path)]) == 0
     table = (tmp_path / "idyom_kinder.md").read_text()
     assert "Pearce 2005" in table and "ours: PPM*" in table and "ours: LSTM" in table
     import json
