@@ -1,5 +1,6 @@
-"""Sampling from autoregressive language models in one jitted `lax.scan`: temperature, top-k and
-top-p (nucleus) filtering, with an explicit key folded with each step."""
+"""Decoding from autoregressive models in one `lax.scan` over a step function
+`(tokens [B], cache) -> (logits [B, V], cache)`, where the cache is any pytree (an LSTM's carries,
+a Transformer's KV cache): sampling with traced temperature / top-k / top-p, and beam search."""
 
 from __future__ import annotations
 
@@ -9,44 +10,165 @@ import jax
 import jax.numpy as jnp
 
 
-def filter_logits(logits, temperature: float, top_k: int = 0, top_p: float = 1.0):
-    """logits [batch, vocab] -> logits scaled by 1/temperature with all but the top-k tokens, and
-    all outside the smallest set whose probability reaches top_p, set to -inf."""
-    logits = logits / jnp.maximum(temperature, 1e-6)
-    if top_k and top_k > 0:
-        kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
-        logits = jnp.where(logits < kth, -jnp.inf, logits)
-    if top_p < 1.0:
-        order = jnp.argsort(-logits, axis=-1)
-        sorted_logits = jnp.take_along_axis(logits, order, -1)
-        cum = jnp.cumsum(jax.nn.softmax(sorted_logits, -1), -1)
-        drop_sorted = (cum - jax.nn.softmax(sorted_logits, -1)) >= top_p  # keep the token that crosses p
-        drop = jnp.zeros_like(drop_sorted).at[jnp.arange(logits.shape[0])[:, None], order].set(drop_sorted)
-        logits = jnp.where(drop, -jnp.inf, logits)
-    return logits
+def filter_logits(logits, temperature, top_k, top_p):
+    """logits [B, V] -> float32 logits [B, V] divided by `temperature`, with -inf outside the top
+    `top_k` tokens and outside the smallest most-probable set whose probability (renormalised after
+    top-k) reaches `top_p`; the token that crosses `top_p` is kept, so the set is never empty and
+    top_p 0 keeps the argmax alone. All three may be traced: top_k <= 0 or top_k >= V is off,
+    top_p >= 1 is off. Tokens tied with the last one kept are kept too."""
+    logits = logits.astype(jnp.float32) / jnp.maximum(temperature, 1e-6)
+    vocab = logits.shape[-1]
+    # One sort serves both filters, and every choice below is a traced value: a new top_k or top_p
+    # reuses the compiled program instead of recompiling it.
+    ranked = -jnp.sort(-logits, axis=-1)  # [B, V], descending
+    rank = jnp.arange(vocab)
+    k = jnp.where(top_k > 0, jnp.minimum(top_k, vocab), vocab)
+    ranked = jnp.where(rank < k, ranked, -jnp.inf)
+    probs = jax.nn.softmax(ranked, axis=-1)
+    mass_before = jnp.cumsum(probs, axis=-1) - probs  # probability of the better-ranked tokens
+    # rank 0 is kept outright: with top_p 0, `mass_before < top_p` would otherwise keep nothing.
+    in_nucleus = (mass_before < top_p) | (rank == 0) | (top_p >= 1.0)
+    num_kept = jnp.sum(in_nucleus & (rank < k), axis=-1, keepdims=True)  # [B, 1], >= 1
+    threshold = jnp.take_along_axis(ranked, num_kept - 1, axis=-1)
+    return jnp.where(logits < threshold, -jnp.inf, logits)
 
 
-@functools.partial(jax.jit, static_argnames=("model", "num_steps", "top_k", "top_p", "eos", "pad"))
-def sample_lm(model, params, primer, key, *, num_steps: int, temperature=1.0, top_k: int = 0, top_p=1.0,
-              eos: int = -1, pad: int = 0):
-    """Continue `primer` [batch, P] (P >= 1, e.g. BOS alone) by `num_steps` tokens -> [batch,
-    num_steps] int32. After a row samples `eos`, the rest of that row is `pad`. temperature 0 is
-    greedy decoding. `model.apply(vars, tokens [B,T], carries)` -> (logits, carries)."""
-    variables = {"params": params}
-    logits, carries = model.apply(variables, primer)
-    batch = primer.shape[0]
+def _draw(logits, key, temperature, top_k, top_p):
+    """logits [B, V] -> tokens [B] int32: a filtered sample, or the argmax where temperature is 0."""
+    sampled = jax.random.categorical(key, filter_logits(logits, temperature, top_k, top_p), axis=-1)
+    return jnp.where(temperature > 0, sampled, jnp.argmax(logits, axis=-1)).astype(jnp.int32)
 
-    def step(state, t):
-        last_logits, carries, done = state
-        k = jax.random.fold_in(key, t)
-        greedy = jnp.argmax(last_logits, -1)
-        drawn = jax.random.categorical(k, filter_logits(last_logits, temperature, top_k, top_p), axis=-1)
-        token = jnp.where(temperature > 0, drawn, greedy).astype(jnp.int32)
+
+def decode(step_fn, logits, cache, key, *, num_steps: int, temperature=1.0, top_k=0, top_p=1.0,
+           eos: int = -1, pad: int = 0):
+    """Sample `num_steps` tokens -> [B, num_steps] int32, in one `lax.scan`.
+
+    step_fn(tokens [B] int32, cache) -> (logits [B, V], cache), the cache any pytree. `logits`
+    [B, V] are those of the first token to draw (the model has already read its primer). Step t
+    draws with `fold_in(key, t)`; temperature 0 (a traced value, like top_k and top_p) is greedy.
+    After a row draws `eos`, the rest of the row is `pad` (eos -1: no end token)."""
+
+    def draw(logits, t, done):
+        token = _draw(logits, jax.random.fold_in(key, t), temperature, top_k, top_p)
         token = jnp.where(done, pad, token)
-        new_done = done | (token == eos)
-        logits, carries = model.apply(variables, token[:, None], carries)
-        return (logits[:, -1], carries, new_done), token
+        return token, done | (token == eos)
 
-    init = (logits[:, -1], carries, jnp.zeros((batch,), bool))
-    _, tokens = jax.lax.scan(step, init, jnp.arange(num_steps))
-    return tokens.T
+    # The first token is drawn outside the scan so that each step ends with a draw, and the model
+    # is not run once more on the last token for logits nobody reads.
+    first, done = draw(logits, 0, jnp.zeros(logits.shape[:1], bool))
+
+    def step(carry, t):
+        token, cache, done = carry
+        logits, cache = step_fn(token, cache)
+        token, done = draw(logits, t, done)
+        return (token, cache, done), token
+
+    _, rest = jax.lax.scan(step, (first, cache, done), jnp.arange(1, num_steps))
+    return jnp.concatenate([first[:, None], rest.T], axis=1)
+
+
+def _length_penalty(length, alpha):
+    """GNMT's ((5 + length) / 6) ** alpha, by which a summed log-probability is divided."""
+    return ((5.0 + length) / 6.0) ** alpha
+
+
+def _tile_beams(tree, beam_size: int):
+    """Each batch-major leaf [B, ...] -> [B * beam_size, ...], row b's copies adjacent. 0-d leaves
+    (a shared position, like a KV cache's write index) are left as they are."""
+    return jax.tree.map(lambda x: x if x.ndim == 0 else jnp.repeat(x, beam_size, axis=0), tree)
+
+
+def _gather_beams(tree, rows):
+    """Each leaf [B * beam, ...] -> its rows `rows` [B * beam] (0-d leaves as they are)."""
+    return jax.tree.map(lambda x: x if x.ndim == 0 else x[rows], tree)
+
+
+def beam_search(step_fn, logits, cache, *, beam_size: int, num_steps: int, eos: int = -1, pad: int = 0,
+                length_alpha=0.6):
+    """Beam search for `num_steps` tokens, in one `lax.scan`.
+
+    step_fn, logits [B, V] as for `decode`; the cache's leaves must be batch-major [B, ...] (0-d
+    leaves are shared); they are tiled to [B * beam_size, ...] and re-gathered as beams are
+    reordered. A beam that draws `eos` is finished: it extends only by `pad`, at log-probability 0.
+    Score = summed log-probability / ((5 + length) / 6) ** length_alpha, length counting tokens
+    up to and including eos (GNMT). Candidates are ranked by score; all live candidates have the
+    same length, so among them that is ranking by log-probability.
+
+    Returns (tokens [B, beam_size, num_steps] int32, log_probs [B, beam_size] (raw summed),
+    scores [B, beam_size]), best score first. Rows with fewer than beam_size possible sequences
+    fill the rest with log_probs -inf."""
+    batch, vocab = logits.shape
+    rows = jnp.arange(batch)[:, None] * beam_size  # [B, 1]: offset of each row's beams
+    pad_only = jnp.where(jnp.arange(vocab) == pad, 0.0, -jnp.inf)  # [V]
+
+    def expand(state, logits, t):
+        """Extends every beam by every token and keeps the best beam_size of the B x beam x V."""
+        tokens, log_probs, lengths, finished, cache = state
+        step_lp = jax.nn.log_softmax(logits.astype(jnp.float32), axis=-1).reshape(batch, beam_size, vocab)
+        step_lp = jnp.where(finished[..., None], pad_only, step_lp)
+        cand_lp = (log_probs[..., None] + step_lp).reshape(batch, beam_size * vocab)
+        cand_len = jnp.where(finished, lengths, t + 1)  # [B, beam]
+        cand_score = cand_lp / jnp.repeat(_length_penalty(cand_len, length_alpha), vocab, axis=1)
+        _, best = jax.lax.top_k(cand_score, beam_size)  # [B, beam], sorted best first
+        parent, token = best // vocab, (best % vocab).astype(jnp.int32)
+        was_finished = jnp.take_along_axis(finished, parent, axis=1)
+        # The whole history is re-gathered each step (cheap at [B, beam, num_steps]), which saves
+        # a backtracking pass over parent pointers after the scan.
+        tokens = jnp.take_along_axis(tokens, parent[..., None], axis=1).at[:, :, t].set(token)
+        state = (tokens, jnp.take_along_axis(cand_lp, best, axis=1),
+                 jnp.take_along_axis(cand_len, parent, axis=1), was_finished | (token == eos),
+                 _gather_beams(cache, (rows + parent).reshape(-1)))
+        return state, token.reshape(-1)
+
+    # Beams 1.. start at -inf: from one start, beam_size copies of it would otherwise fill the beam
+    # with the same hypothesis.
+    start_lp = jnp.where(jnp.arange(beam_size) == 0, 0.0, -jnp.inf)
+    state = (jnp.full((batch, beam_size, num_steps), pad, jnp.int32),
+             jnp.broadcast_to(start_lp, (batch, beam_size)), jnp.zeros((batch, beam_size), jnp.int32),
+             jnp.zeros((batch, beam_size), bool), _tile_beams(cache, beam_size))
+    # As in `decode`, the first expansion is outside the scan, so the model never runs on the last
+    # tokens for logits nobody reads.
+    state, token = expand(state, jnp.repeat(logits, beam_size, axis=0), 0)
+
+    def step(carry, t):
+        state, token = carry
+        logits, cache = step_fn(token, state[-1])
+        return expand(state[:-1] + (cache,), logits, t), None
+
+    (state, _), _ = jax.lax.scan(step, (state, token), jnp.arange(1, num_steps))
+    tokens, log_probs, lengths, _, _ = state
+    return tokens, log_probs, log_probs / _length_penalty(lengths, length_alpha)
+
+
+def lm_step_fn(model, params):
+    """The step function of a language model whose `apply({'params': p}, tokens [B, T], carries)`
+    returns (logits [B, T, V], carries), like `LSTMLanguageModel`: (tokens [B], carries) ->
+    (logits [B, V], carries)."""
+    variables = {"params": params}
+
+    def step_fn(tokens, carries):
+        logits, carries = model.apply(variables, tokens[:, None], carries)
+        return logits[:, -1], carries
+
+    return step_fn
+
+
+@functools.partial(jax.jit, static_argnames=("model", "num_steps", "eos", "pad"))
+def sample_lm(model, params, primer, key, *, num_steps: int, temperature=1.0, top_k=0, top_p=1.0,
+              eos: int = -1, pad: int = 0):
+    """Continue `primer` [B, P] (P >= 1, e.g. BOS alone) by `num_steps` sampled tokens -> [B,
+    num_steps] int32 (see `decode`). temperature, top_k and top_p are traced: new values reuse the
+    compiled program (keep their types: a float temperature, an int top_k, a float top_p)."""
+    logits, carries = model.apply({"params": params}, primer)
+    return decode(lm_step_fn(model, params), logits[:, -1], carries, key, num_steps=num_steps,
+                  temperature=temperature, top_k=top_k, top_p=top_p, eos=eos, pad=pad)
+
+
+@functools.partial(jax.jit, static_argnames=("model", "beam_size", "num_steps", "eos", "pad"))
+def beam_search_lm(model, params, primer, *, beam_size: int, num_steps: int, eos: int = -1, pad: int = 0,
+                   length_alpha=0.6):
+    """Beam search continuing `primer` [B, P] -> (tokens [B, beam, num_steps], log_probs [B, beam],
+    scores [B, beam]), best first (see `beam_search`); length_alpha is traced."""
+    logits, carries = model.apply({"params": params}, primer)
+    return beam_search(lm_step_fn(model, params), logits[:, -1], carries, beam_size=beam_size,
+                       num_steps=num_steps, eos=eos, pad=pad, length_alpha=length_alpha)
