@@ -1,0 +1,118 @@
+"""MusicVAE (Roberts et al. 2018) on melody windows of Essen, the ABC books and the chorale sopranos:
+2-bar windows with a flat decoder, 16-bar windows with a flat or a hierarchical (conductor) decoder.
+
+Run:      musicjax train experiments/music_vae.py:mel_2bar --workdir runs/music_vae_2bar
+          musicjax train experiments/music_vae.py:mel_16bar_hier --workdir runs/music_vae_16bar_hier
+Then:     musicjax evaluate --workdir W --split test      (ELBO, accuracies, prior samples' statistics)
+          musicjax sample --workdir W --num 8 --out W/samples
+          musicjax interpolate --workdir W a.mid b.mid --steps 7 --out W/interp
+Variants: mel_2bar, mel_16bar_flat, mel_16bar_hier, tiny (chorales only, seconds; tests).
+
+Magenta's configs train 2048-unit LSTMs at batch 512 for hundreds of thousands of steps; these
+variants are sized for a 2-core CPU and say, field by field, where they depart from Magenta's value.
+Magenta's β_max, β rate and free bits are as recorded in ../shared/NOTES.md; its layer sizes and
+scheduled-sampling rates are quoted from memory of the paper and its configs.py (not re-checked).
+Step times measured here on the shared, loaded 2-core CPU (float32): mel_2bar 0.5-0.6 s,
+mel_16bar_hier 2.1 s, mel_16bar_flat 4.5 s (its decoder runs 256 sequential steps; the
+hierarchical one 16 per bar, bars in parallel).
+
+Results: mel_2bar: not yet run. mel_16bar_flat: not yet run. mel_16bar_hier: not yet run.
+"""
+
+import ml_collections
+
+
+def get_config(variant: str = "mel_2bar") -> ml_collections.ConfigDict:
+    c = ml_collections.ConfigDict()
+    c.model_family = "music_vae"  # which task builder the trainer uses (musicjax/tasks/music_vae.py)
+    c.seed = 0  # PRNG seed: parameters, z noise and scheduled sampling (folded with the step), data order
+
+    c.data = ml_collections.ConfigDict()
+    c.data.sources = (("essen", 0), ("folk_abc", 0), ("bach_chorales", 0))  # (corpus, part): part 0 = soprano
+    c.data.steps_per_quarter = 4  # melody grid: sixteenth notes; a model bar is 4 quarters = 16 steps
+    c.data.min_pitch = 36  # melody codec range (vocabulary 66)
+    c.data.max_pitch = 96
+    c.data.num_bars = 2  # window length in model bars (one 4/4 bar or two 2/4 bars; other meters skipped)
+    c.data.gap_steps = 16  # a silent stretch this long skips a window (Magenta's gap_bars=1)
+    c.data.min_notes = 2  # a window with fewer note onsets is skipped
+    c.data.max_transpose = 5  # training windows shifted by up to +-5 semitones, kept in range (Magenta: +-5)
+
+    c.model = ml_collections.ConfigDict()
+    c.model.embed_dim = 64  # token embedding of encoder and decoder inputs (Magenta: one-hot)
+    c.model.encoder_hidden = 256  # units per direction of the bidirectional encoder (Magenta: 2048)
+    c.model.encoder_layers = 1  # bidirectional layers (Magenta: 1 for 2 bars, 2 for 16 bars)
+    c.model.z_dim = 128  # latent size (Magenta: 512; 256 in cat-mel_2bar_small)
+    c.model.decoder = "flat"  # flat | hierarchical (conductor + bar decoder)
+    c.model.decoder_hidden = 256  # decoder LSTM units (Magenta: 2048 flat, 1024 hierarchical)
+    c.model.decoder_layers = 2  # decoder LSTM layers (Magenta: 3 flat, 2 hierarchical)
+    c.model.conductor_hidden = 256  # hierarchical only: conductor units (Magenta: 1024)
+    c.model.conductor_layers = 2  # hierarchical only: conductor layers (Magenta: 2)
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.beta_max = 0.2  # KL weight reached after annealing (Magenta melody configs: 0.2)
+    c.loss.beta_rate = 0.999  # beta = beta_max * (1 - rate**step); Magenta 0.99999 is ~0 for a CPU run's steps
+    c.loss.free_bits = 0.0  # KL bits per window not penalised (Magenta: 0 for 2 bars, 256 for 16 bars)
+    c.loss.scheduled_sampling_rate = 500.0  # k of p_teacher = k/(k+exp(step/k)), 0: off (Magenta 2-bar: 1000)
+
+    c.train = ml_collections.ConfigDict()
+    c.train.batch_size = 64  # windows per step, split over all devices (Magenta: 512)
+    c.train.num_steps = 3000  # optimizer steps
+    c.train.optimizer = "adam"  # adam | adamw | adagrad | sgd (Magenta: adam)
+    c.train.learning_rate = 1e-3  # peak learning rate (Magenta: 1e-3)
+    c.train.schedule = "exponential"  # constant | exponential | cosine | warmup_cosine | warmup_linear
+    c.train.warmup_steps = 0  # linear warm-up steps (warmup_* schedules)
+    c.train.decay_rate = 0.9999  # exponential: factor per decay_steps (Magenta: 0.9999 a step, floor 1e-5)
+    c.train.decay_steps = 1
+    c.train.staircase = False  # exponential schedule: decay in steps, not smoothly
+    c.train.end_fraction = 0.0  # cosine/linear schedules: final learning rate as a fraction of the peak
+    c.train.clip_norm = 1.0  # global gradient-norm clipping, 0: off (Magenta: 1.0)
+    c.train.weight_decay = 0.0  # adamw only
+    c.train.momentum = 0.9  # sgd only
+    c.train.accumulate_steps = 1  # micro-batches per optimizer update
+    c.train.precision = "float32"  # float32 | bfloat16 (LSTM matmuls; parameters stay float32)
+    c.train.max_bad_steps = 5  # stop after this many non-finite steps in a row
+
+    c.log_every = 50  # steps between metric lines
+    c.eval_every = 500  # steps between validation passes (and best-checkpoint candidates, by valid_neg_elbo)
+    c.checkpoint_every = 500  # steps between checkpoints (one is always written at the end)
+    c.eval_batch_size = 128  # windows per evaluation batch
+    c.eval_windows = 1024  # validation windows scored at eval points (a fixed spread); `evaluate` scores all
+
+    c.sample = ml_collections.ConfigDict()
+    c.sample.steps = 32  # tokens per sample: the window (num_bars * 16), fixed by the model
+    c.sample.temperature = 1.0  # of decoding from a prior z (0: argmax)
+    c.sample.top_k = 0  # 0: off
+    c.sample.top_p = 1.0  # 1: off
+    c.sample.qpm = 120.0  # tempo of the written samples
+    c.sample.report_samples = 64  # prior samples whose musical statistics `musicjax evaluate` reports
+
+    if variant == "mel_2bar":
+        pass
+    elif variant in ("mel_16bar_flat", "mel_16bar_hier"):
+        c.data.num_bars = 16
+        c.model.encoder_layers = 2
+        c.loss.free_bits = 256.0
+        c.loss.scheduled_sampling_rate = 0.0  # Magenta's 16-bar melody configs use teacher forcing
+        c.train.batch_size = 32
+        c.train.num_steps = 2000
+        c.eval_batch_size = 64
+        c.eval_windows = 512
+        c.sample.steps = 256
+        if variant == "mel_16bar_hier":
+            c.model.decoder = "hierarchical"
+    elif variant == "tiny":
+        c.data.sources = (("bach_chorales", 0),)
+        c.data.max_transpose = 2
+        c.model.embed_dim, c.model.encoder_hidden, c.model.z_dim = 8, 16, 8
+        c.model.decoder_hidden, c.model.decoder_layers = 32, 1
+        c.model.conductor_hidden, c.model.conductor_layers = 16, 1
+        c.loss.beta_rate = 0.9  # beta near beta_max within the few steps
+        c.loss.scheduled_sampling_rate = 4.0  # p_teacher falls from 0.8 to 0.17 within 12 steps: exercised
+        c.train.batch_size, c.train.num_steps = 8, 12
+        c.train.learning_rate = 1e-2
+        c.log_every, c.eval_every, c.checkpoint_every = 2, 6, 6
+        c.eval_batch_size, c.eval_windows = 16, 32
+        c.sample.report_samples = 4
+    else:
+        raise ValueError(f"unknown variant {variant!r}: mel_2bar, mel_16bar_flat, mel_16bar_hier, tiny")
+    return c
