@@ -40,6 +40,8 @@ def cmd_data_list(args) -> int:
 
 
 def cmd_data_build(args) -> int:
+    from concurrent.futures.process import BrokenProcessPool
+
     from musicjax.data import datasets
 
     names = list(datasets.BUILDERS) if args.names == ["all"] else args.names
@@ -47,7 +49,11 @@ def cmd_data_build(args) -> int:
         if name not in datasets.BUILDERS:
             raise CliError(f"unknown corpus {name!r}; known: {', '.join(datasets.BUILDERS)}, all")
     for name in names:
-        rep = datasets.build(name)
+        try:
+            rep = datasets.build(name)
+        except BrokenProcessPool:
+            raise CliError(f"{name}: a parse worker died (killed by the system: out of memory?); "
+                           "nothing was kept; run the build again") from None
         print(json.dumps({k: v for k, v in rep.items() if k != "errors"}, ensure_ascii=False))
     return 0
 
@@ -88,7 +94,10 @@ def cmd_data_render(args) -> int:
     from musicjax.data.io import read_scores
     from musicjax.evaluate.plots import pianoroll_png
 
-    score = read_scores(args.file)[args.tune - 1]
+    scores = read_scores(args.file)
+    if args.tune < 1 or args.tune > len(scores):
+        raise CliError(f"{args.file}: has {len(scores)} tune(s); --tune {args.tune} is out of range")
+    score = scores[args.tune - 1]
     out = pathlib.Path(args.out)
     write_wav(synthesize(score, args.sample_rate, args.method), out, args.sample_rate)
     print(f"wrote {out}")
@@ -119,6 +128,17 @@ def _task(config):
         raise CliError(str(e)) from None
 
 
+def _fitted_family(config):
+    """The module of a family fitted by its own `fit` (not the training loop), else None."""
+    from musicjax import tasks
+
+    try:
+        m = tasks.module(config)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    return m if hasattr(m, "fit") else None
+
+
 def _restored(workdir):
     """(config, task, state, step) of a training workdir, its best checkpoint."""
     from musicjax.train.loop import restore_state
@@ -142,8 +162,12 @@ def cmd_train(args) -> int:
         config = load_config(args.config, args.set or ())
     except ConfigError as e:
         raise CliError(str(e)) from None
+    fitted = _fitted_family(config)
     try:
-        result = train(_task(config), config, args.workdir, allow_config_change=args.allow_config_change)
+        if fitted:  # fitted by its own inference (MCMC, SVI), not the gradient loop
+            result = fitted.fit(config, args.workdir)
+        else:
+            result = train(_task(config), config, args.workdir, allow_config_change=args.allow_config_change)
     except TrainingDiverged as e:
         raise CliError(f"training stopped: {e}") from None
     except ConfigChanged as e:
@@ -166,6 +190,17 @@ def cmd_sample(args) -> int:
     from musicjax.data.io import read_score
     from musicjax.evaluate.music_stats import melody_stats
 
+    fitted = _fitted_family(_workdir_config(args.workdir))
+    if fitted:  # a text model: lines, written to one file
+        from musicjax.data.files import atomic_write_text
+
+        lines = fitted.sample(args.workdir, args.num, args.seed)
+        path = pathlib.Path(args.out) / "samples.txt"
+        atomic_write_text(path, "\n".join(lines) + "\n")
+        for line in lines:
+            print(line)
+        print(f"wrote {path}", file=sys.stderr)
+        return 0
     _, task, state, step = _restored(args.workdir)
     primer = read_score(args.primer) if args.primer else None
     scores = task.sample(state, args.num, args.seed, temperature=args.temperature, top_k=args.top_k,
@@ -205,8 +240,12 @@ def cmd_evaluate(args) -> int:
         return _evaluate_idyom(args)
     if not args.workdir:
         raise CliError("evaluate needs --workdir (a training run) or --idyom CONFIG")
-    _, task, state, step = _restored(args.workdir)
-    result = {"checkpoint_step": step, **task.full_report(state, args.split)}
+    fitted = _fitted_family(_workdir_config(args.workdir))
+    if fitted:
+        result = fitted.report(args.workdir, args.split)
+    else:
+        _, task, state, step = _restored(args.workdir)
+        result = {"checkpoint_step": step, **task.full_report(state, args.split)}
     atomic_write_text(pathlib.Path(args.workdir) / f"eval_{args.split}.json", json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0
@@ -234,12 +273,19 @@ def _evaluate_idyom(args) -> int:
 
 
 def cmd_bench(args) -> int:
+    """Run a registered benchmark: a .py file directly in benchmarks/ whose stem is a plain
+    identifier and which defines a top-level `main` (shared helpers such as common.py do not),
+    named by that stem; never a path it is handed ("../x", "a/b", "x.py")."""
     import importlib.util
+    import re
 
-    path = pathlib.Path(__file__).resolve().parents[1] / "benchmarks" / f"{args.name}.py"
-    if not path.exists():
-        known = sorted(p.stem for p in path.parent.glob("*.py")) if path.parent.exists() else []
+    root = pathlib.Path(__file__).resolve().parents[1] / "benchmarks"
+    known = {p.stem: p for p in sorted(root.glob("*.py")) if root.is_dir()
+             and re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", p.stem)
+             and re.search(r"^def main\(", p.read_text(encoding="utf-8", errors="replace"), re.M)}
+    if args.name not in known:
         raise CliError(f"no benchmark {args.name!r} (known: {', '.join(known) or 'none; run from a checkout'})")
+    path = known[args.name]
     spec = importlib.util.spec_from_file_location(f"musicjax_bench_{args.name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
@@ -262,6 +308,7 @@ def cmd_demo(args) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="musicjax", description="Music and lyrics generation in JAX.")
+    p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = sub.add_parser("data", help="corpora and files: list, build, inspect, convert, render")
@@ -324,7 +371,7 @@ def build_parser() -> argparse.ArgumentParser:
                                         "(JSON); or Pearce's melody benchmark with --idyom")
     c.add_argument("--workdir")
     c.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    c.add_argument("--idyom", metavar="CONFIG[:VARIANT]", help="e.g. experiments/idyom_kinder.py: 10-fold PPM and LSTM")
+    c.add_argument("--idyom", metavar="CONFIG[:VARIANT]", help="e.g. experiments/idyom.py:kinder: 10-fold PPM and LSTM")
     c.add_argument("--out", help="with --idyom: directory for the JSON and Markdown table")
     c.add_argument("--set", action="append", metavar="KEY=VALUE")
     c.set_defaults(func=cmd_evaluate)
@@ -342,15 +389,23 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
+    """The CLI's one error boundary: every failure becomes one line (with `--debug`, the traceback)."""
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
-    except (ScoreError, CliError) as e:
-        print(f"musicjax: error: {e}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         print("musicjax: interrupted", file=sys.stderr)
         return 130
+    except Exception as e:
+        if args.debug:
+            raise
+        if isinstance(e, (ScoreError, CliError)):
+            print(f"musicjax: error: {e}", file=sys.stderr)
+        else:  # an unforeseen failure: still one line, naming what failed, and how to see more
+            text = " ".join(str(e).split()) or "(no message)"
+            print(f"musicjax: error: {type(e).__name__}: {text[:500]} (run with --debug for the traceback)",
+                  file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -1,23 +1,30 @@
 """The built-in corpora: which files make each one, how a piece becomes Scores, and its split.
 
 Everything here ships inside the music21 package or Debian packages; nothing is downloaded.
-Pieces are parsed in parallel over all cores; a file that fails is reported and skipped."""
+Pieces are parsed in parallel over all cores; a file that fails is reported and skipped. The
+parse workers die with the process that started them, however it ends (even by SIGKILL)."""
 
 from __future__ import annotations
 
 import concurrent.futures
+import ctypes
 import dataclasses
 import hashlib
 import multiprocessing
 import os
 import pathlib
 import re
+import signal
+import sys
+import threading
+import time
 from typing import Callable, Iterable
 
 import numpy as np
 
-from musicjax.data.notation import (configure_music21, normalise_tune_type, read_abc_text, read_notation,
-                                    read_text, split_abc)
+from musicjax.data.files import close_inherited_locks
+from musicjax.data.io import read_abc_tune, read_scores
+from musicjax.data.notation import configure_music21, normalise_tune_type, read_abc_book
 from musicjax.data.score import SYLLABIC, Metadata, Score, ScoreError
 
 SPLITS = ("train", "valid", "test")
@@ -85,7 +92,7 @@ def _run_abc(task: AbcTask) -> tuple[list[Score], list[str]]:
                         region=f.get("O", ""),
                         tune_type=normalise_tune_type(f.get("R", "")) if task.with_tune_type else "")
         try:
-            scores.append(read_abc_text(text, f"{task.path} (tune {position})", meta))
+            scores.append(read_abc_tune(text, f"{task.path} (tune {position})", meta))
         except ScoreError as e:
             errors.append(str(e))
     return scores, errors
@@ -95,7 +102,7 @@ def _run_files(task: FileTask) -> tuple[list[Score], list[str]]:
     scores, errors = [], []
     for path, sid in zip(task.paths, task.source_ids):
         try:
-            s = read_notation(path)[0]
+            s = read_scores(path)[0]
             title = s.meta.title or pathlib.Path(path).stem
             scores.append(s.replace(meta=dataclasses.replace(s.meta, source_id=sid, collection=task.collection,
                                                              title=title)))
@@ -111,14 +118,58 @@ def _run(task) -> tuple[list[Score], list[str]]:
 
 def abc_tasks(path: pathlib.Path, source_prefix: str, collection: str, with_tune_type: bool) -> list[AbcTask]:
     tunes = [(i + 1, body, tuple(sorted(fields.items())))
-             for i, (fields, body) in enumerate(split_abc(read_text(path)))]
+             for i, (fields, body) in enumerate(read_abc_book(path))]
     return [AbcTask(str(path), source_prefix, collection, tuple(tunes[i:i + ABC_TUNES_PER_TASK]), with_tune_type)
             for i in range(0, len(tunes), ABC_TUNES_PER_TASK)]
 
 
+_PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent(parent_pid: int) -> None:
+    """Pool initializer: this worker ends when `parent_pid` does, however that ends.
+
+    On Linux the kernel sends SIGKILL at the parent's death (prctl PR_SET_PDEATHSIG; the parent is
+    the thread that forked, here always the one running `parse_parallel`); elsewhere a daemon
+    thread polls getppid. Ctrl-C is left to the parent, which then kills the pool. The parent's
+    build lock is closed here, so that it ends with the parent alone."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    close_inherited_locks()
+    armed = False
+    if sys.platform.startswith("linux"):
+        try:
+            armed = ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) == 0
+        except (OSError, AttributeError):
+            armed = False
+    if os.getppid() != parent_pid:  # the parent died before the signal was armed
+        os._exit(1)
+    if not armed:
+        def watch():
+            while os.getppid() == parent_pid:
+                time.sleep(1.0)
+            os._exit(1)
+
+        threading.Thread(target=watch, name="die-with-parent", daemon=True).start()
+
+
+def _kill_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Cancel what has not started and kill the workers now (shutdown alone waits for the tasks
+    they are running)."""
+    kill = getattr(pool, "kill_workers", None)  # Python 3.14+
+    processes = list((getattr(pool, "_processes", None) or {}).values())  # before shutdown clears it
+    pool.shutdown(wait=False, cancel_futures=True)
+    if kill is not None:
+        kill()
+    for process in processes:
+        process.kill()
+
+
 def parse_parallel(tasks: list, workers: int | None = None, progress: Callable[[int], None] | None = None
                    ) -> tuple[list[Score], list[str]]:
-    """Run parse tasks on all cores (forked workers), keeping task order. Returns (scores, errors)."""
+    """Run parse tasks on all cores (forked workers), keeping task order. Returns (scores, errors).
+
+    If this is interrupted or a task fails, the workers are killed before the exception goes on;
+    if this process is killed, the kernel kills them (`_die_with_parent`)."""
     workers = workers or os.cpu_count() or 1
     results = [None] * len(tasks)
     if workers == 1 or len(tasks) == 1:
@@ -129,11 +180,18 @@ def parse_parallel(tasks: list, workers: int | None = None, progress: Callable[[
         # Largest tasks first so that no worker is left with a big one at the end.
         order = sorted(range(len(tasks)), key=lambda i: -_task_size(tasks[i]))
         ctx = multiprocessing.get_context("fork")
-        with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent,
+                                                      initargs=(os.getpid(),))
+        try:
             futures = {pool.submit(_run, tasks[i]): i for i in order}
             for fut in concurrent.futures.as_completed(futures):
                 results[futures[fut]] = fut.result()
                 progress and progress(1)
+        except BaseException:
+            _kill_pool(pool)
+            raise
+        finally:
+            pool.shutdown(wait=True)
     scores = [s for r in results for s in r[0]]
     errors = [e for r in results for e in r[1]]
     return scores, errors

@@ -1,23 +1,38 @@
 """The corpora as TFDS datasets in array_record format (no TensorFlow), built once into
-`MUSICJAX_DATA/tfds` and read back as random-access sources for grain."""
+`MUSICJAX_DATA/tfds` and read back as random-access sources for grain.
+
+A build holds a lock (`MUSICJAX_DATA/tfds/<name>.lock`): a second build of the same corpus waits
+for it and then finds the corpus built. What a killed build left (tfds's `incomplete.*` folders)
+is removed by the next build, under the lock."""
 
 from __future__ import annotations
 
 import collections
 import json
+import shutil
 import sys
 import time
 
 import tensorflow_datasets as tfds
 
 from musicjax.data import corpora
-from musicjax.data.files import atomic_write_text, data_dir
+from musicjax.data.files import atomic_write_text, data_dir, exclusive_lock
 from musicjax.data.records import record_to_score, score_to_record, tfds_features
 from musicjax.data.score import Score
 
 
 def tfds_dir():
     return data_dir() / "tfds"
+
+
+class _LocalDatasetInfo(tfds.core.DatasetInfo):
+    """DatasetInfo of a corpus built here. tfds looks up every unbuilt dataset's info on GCS, and
+    before looking it makes an empty `tmp…tfds` folder in the system temp dir that it never
+    removes (one per builder made: `musicjax data list` left several each run). Nothing of ours is
+    on GCS, so there is nothing to look up."""
+
+    def initialize_from_bucket(self) -> None:
+        pass
 
 
 class _ScoreCorpus(tfds.core.GeneratorBasedBuilder):
@@ -27,14 +42,16 @@ class _ScoreCorpus(tfds.core.GeneratorBasedBuilder):
     CORPUS = ""
 
     def _info(self):
-        return tfds.core.DatasetInfo(builder=self, description=corpora.CORPORA[self.CORPUS].description,
-                                     features=tfds_features())
+        return _LocalDatasetInfo(builder=self, description=corpora.CORPORA[self.CORPUS].description,
+                                 features=tfds_features())
 
     def _split_generators(self, dl_manager):
         start = time.time()
         bar = _progress(f"parsing {self.CORPUS}", len(corpora.CORPORA[self.CORPUS].tasks()))
-        scores, errors = corpora.load_corpus(self.CORPUS, progress=bar.update)
-        bar.close()
+        try:
+            scores, errors = corpora.load_corpus(self.CORPUS, progress=bar.update)
+        finally:
+            bar.close()  # also when interrupted: the next line starts clean
         by_split = collections.defaultdict(list)
         for s in scores:
             by_split[corpora.split_of(corpora.melody_fingerprint(s))].append(s)
@@ -66,9 +83,9 @@ class LyricsText(tfds.core.GeneratorBasedBuilder):
 
     def _info(self):
         t = tfds.features.Text()
-        return tfds.core.DatasetInfo(builder=self, description="lyric lines: chorale verses, Tang/Song poems, songs",
-                                     features=tfds.features.FeaturesDict(
-                                         {k: t for k in ("id", "title", "author", "text", "language", "source")}))
+        return _LocalDatasetInfo(builder=self, description="lyric lines: chorale verses, Tang/Song poems, songs",
+                                 features=tfds.features.FeaturesDict(
+                                     {k: t for k in ("id", "title", "author", "text", "language", "source")}))
 
     def _split_generators(self, dl_manager):
         start = time.time()
@@ -124,13 +141,26 @@ def is_built(name: str) -> bool:
 
 
 def build(name: str) -> dict:
-    """Build a corpus once (a no-op when built); returns its build report."""
+    """Build a corpus once (a no-op when built); returns its build report. Safe to run in several
+    processes at once: one builds, the others wait and then find it built."""
     if name == "lyrics_text":
         build("bach_chorales")
-    b = builder(name)
-    if not b.is_prepared():
-        b.download_and_prepare()
+    if builder(name).is_prepared():
+        return build_report(name)
+    with exclusive_lock(tfds_dir() / f"{name}.lock", f"{name}: waiting for another build of it to finish"):
+        b = builder(name)  # made anew under the lock: another process may have built it meanwhile
+        if not b.is_prepared():
+            _remove_incomplete(name)
+            b.download_and_prepare()
     return build_report(name)
+
+
+def _remove_incomplete(name: str) -> None:
+    """tfds builds into `<name>/incomplete.XXXXXX_<version>` and renames it when done; one left
+    behind is a dead build's (call only under the build lock)."""
+    for stale in sorted((tfds_dir() / name).glob("incomplete.*")):
+        print(f"{name}: removing {stale.name}, left by a build that did not finish", file=sys.stderr)
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def build_report(name: str) -> dict:

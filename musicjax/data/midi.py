@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 
 import mido
 import numpy as np
 import pretty_midi
 
-from musicjax.data.files import atomic_write
+from musicjax.data import limits
+from musicjax.data.files import atomic_write, read_capped
 from musicjax.data.score import SYLLABIC, Metadata, Part, Score, ScoreError, cut_unison_overlaps, make_score, quarters_to_seconds
 
 TICKS_PER_QUARTER = 960  # divisible by 2, 3, 4, 5, 6, 8, 16, 32, 64: tuplets land on ticks
@@ -67,28 +69,55 @@ def midi_number_to_key(number: int) -> str:
 # ---- reading -----------------------------------------------------------------------------------
 
 
-def _load_midi(path) -> tuple[pretty_midi.PrettyMIDI, mido.MidiFile]:
-    data = path.read_bytes() if hasattr(path, "read_bytes") else open(path, "rb").read()
+def _load_midi(path, data: bytes) -> tuple[pretty_midi.PrettyMIDI, mido.MidiFile]:
+    """Parse MIDI bytes, refusing before pretty_midi's work (and its divisions) what it cannot
+    hold or what is beyond `limits`. Other failures propagate to the reader boundary (io.py)."""
     if not data:
         raise ScoreError(path, "empty file")
-    last_error = None
     for charset in ("utf-8", "latin1"):
         try:
             mf = mido.MidiFile(file=io.BytesIO(data), charset=charset)
-            return pretty_midi.PrettyMIDI(mido_object=mf), mf  # converts mf's times to absolute ticks
+            break
         except UnicodeDecodeError as e:
             last_error = e
-        except ValueError as e:  # pretty_midi's "largest tick ... likely corrupt" lands here too
-            raise ScoreError(path, f"not a readable MIDI file ({e})") from None
-        except (OSError, EOFError, KeyError, IndexError, TypeError) as e:
-            raise ScoreError(path, f"not a readable MIDI file ({type(e).__name__}: {e})") from None
-    raise ScoreError(path, f"undecodable text in MIDI meta events ({last_error})")
+    else:
+        raise ScoreError(path, f"undecodable text in MIDI meta events ({last_error})")
+    if mf.ticks_per_beat == 0:
+        raise ScoreError(path, "0 ticks per quarter note")
+    if mf.ticks_per_beat < 0:  # the header's top bit: SMPTE frames, not ticks per quarter
+        raise ScoreError(path, "SMPTE time division, which is not supported (only ticks per quarter note)")
+    if len(mf.tracks) > limits.MAX_MIDI_TRACKS:
+        raise ScoreError(path, f"{len(mf.tracks):,} tracks; the limit is {limits.MAX_MIDI_TRACKS:,}")
+    notes, last_tick = 0, 0
+    for track in mf.tracks:
+        tick = 0
+        for m in track:
+            tick += m.time
+            if m.type == "note_on" and m.velocity > 0:
+                notes += 1
+            elif m.type == "set_tempo" and m.tempo <= 0:
+                raise ScoreError(path, f"a tempo of {m.tempo} microseconds per quarter note at tick {tick}")
+        last_tick = max(last_tick, tick)
+    if notes > limits.MAX_NOTES:
+        raise ScoreError(path, f"{notes:,} notes; the limit is {limits.MAX_NOTES:,}")
+    if last_tick / mf.ticks_per_beat > limits.MAX_QUARTERS:
+        raise ScoreError(path, f"lasts {last_tick / mf.ticks_per_beat:,.0f} quarter notes; "
+                               f"the limit is {limits.MAX_QUARTERS:,.0f}")
+    if last_tick >= limits.MAX_MIDI_TICKS:
+        raise ScoreError(path, f"{last_tick:,} ticks long at {mf.ticks_per_beat} per quarter; "
+                               f"the limit is {limits.MAX_MIDI_TICKS:,} ticks")
+    with warnings.catch_warnings():  # pretty_midi warns about meta events outside track 0
+        warnings.simplefilter("ignore")
+        return pretty_midi.PrettyMIDI(mido_object=mf), mf  # converts mf's times to absolute ticks
 
 
-def read_midi(path) -> Score:
-    """Read a .mid file. Lyric events attach to the note of their own track starting at their tick
-    (the highest such note), else the next note of that track."""
-    pm, mf = _load_midi(path)
+def read_midi(path, data: bytes | None = None) -> Score:
+    """Read a .mid file (or its bytes `data`, `path` then only names it). Lyric events attach to
+    the note of their own track starting at their tick (the highest such note), else the next note
+    of that track."""
+    if data is None:
+        data = read_capped(path, limits.MAX_FILE_BYTES["midi"], "a MIDI file")
+    pm, mf = _load_midi(path, data)
     res = pm.resolution
     tick = lambda seconds: pm.time_to_tick(seconds)
 
@@ -122,15 +151,21 @@ def read_midi(path) -> Score:
         mine = np.flatnonzero(np.isin(part_of, [p for p, t in enumerate(track_of_part) if t == ti]))
         if mine.size == 0:  # lyrics in a track without notes (e.g. track 0): any part may take them
             mine = np.arange(len(pitch))
+        # A lyric at a note's start goes to the highest such note (of equal ones, the first),
+        # else to the next note to start (the first of them); found by binary search, since a
+        # scan of the track per lyric is quadratic in a long texted piece.
+        by_pitch = mine[np.lexsort((mine, -pitch[mine], start_q[mine]))]
+        by_index = mine[np.lexsort((mine, start_q[mine]))]
+        starts_by_pitch, starts_by_index = start_q[by_pitch], start_q[by_index]
         ordinal = {}
         for t, raw in events:
             q = t / res
-            at = mine[start_q[mine] == q]
-            if at.size:
-                note = int(at[np.argmax(pitch[at])])
+            k = int(np.searchsorted(starts_by_pitch, q))
+            if k < len(by_pitch) and starts_by_pitch[k] == q:
+                note = int(by_pitch[k])
             else:
-                later = mine[start_q[mine] >= q]
-                note = int(later[np.argmin(start_q[later])]) if later.size else int(mine[-1])
+                k = int(np.searchsorted(starts_by_index, q))
+                note = int(by_index[k]) if k < len(by_index) else int(mine[-1])
             ordinal[note] = ordinal.get(note, 0) + 1
             text, syllabic, verse = _lyric_from_midi_text(raw, ordinal[note])
             lyrics.append((note, text, syllabic, verse))
@@ -226,10 +261,22 @@ def score_to_midifile(score: Score, ticks_per_quarter: int = TICKS_PER_QUARTER) 
     return mf
 
 
+MIN_MIDI_QPM = 60e6 / 0xFFFFFF  # a MIDI tempo is 1 to 2**24 - 1 microseconds per quarter note
+
+
 def write_midi(score: Score, path: str | os.PathLike) -> None:
-    """Write `score` to a .mid file atomically (temporary file, then rename)."""
-    mf = score_to_midifile(score)
-    atomic_write(path, lambda f: mf.save(file=f))
+    """Write `score` to a .mid file atomically (temporary file, then rename). Refuses (ScoreError)
+    what `read_midi` would refuse: the bytes are made in memory and checked first."""
+    qpm = score.tempos[:, 1]
+    if not ((qpm >= MIN_MIDI_QPM) & (qpm <= 60e6)).all():
+        raise ScoreError(path, f"a tempo of {qpm[(qpm < MIN_MIDI_QPM) | (qpm > 60e6)][0]:g} quarter notes per "
+                               f"minute; MIDI holds {MIN_MIDI_QPM:.2f} to 60,000,000")
+    buf = io.BytesIO()
+    score_to_midifile(score).save(file=buf)
+    data = buf.getvalue()
+    if len(data) > limits.MAX_FILE_BYTES["midi"]:
+        raise ScoreError(path, limits.too_big(len(data), limits.MAX_FILE_BYTES["midi"], "the MIDI file it makes"))
+    atomic_write(path, lambda f: f.write(data))
 
 
 def score_to_pretty_midi(score: Score) -> pretty_midi.PrettyMIDI:

@@ -11,9 +11,11 @@ import contextlib
 import pathlib
 import re
 import warnings
+import zipfile
 from fractions import Fraction
 
-from musicjax.data.files import data_dir
+from musicjax.data import limits
+from musicjax.data.files import check_regular_file, data_dir, read_capped
 from musicjax.data.score import DEFAULT_QPM, SYLLABIC, Metadata, Part, Score, ScoreError, make_score
 
 NOTATION_SUFFIXES = {".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "musicxml", ".abc": "abc",
@@ -63,7 +65,7 @@ def stream_to_score(s, meta: Metadata = Metadata(), path="<stream>") -> Score:
     each chord pitch a note; repeats are not expanded. Raises ScoreError naming `path`."""
     try:
         return _stream_to_score(s, meta, path)
-    except ScoreError:
+    except (ScoreError, MemoryError):
         raise
     except Exception as e:  # a stream music21 built but cannot answer questions about
         raise ScoreError(path, f"unusable notation ({type(e).__name__}: {e})") from None
@@ -148,10 +150,62 @@ def _parse(data, path, fmt: str, fast: bool = True):
             if isinstance(data, str):
                 return converter.parseData(data, format=fmt, forceSource=True)
             return converter.parse(pathlib.Path(path), format=fmt, forceSource=True)
-        except ScoreError:
+        except (ScoreError, MemoryError):
             raise
         except Exception as e:  # music21 raises many unrelated types for malformed input
             raise ScoreError(path, f"malformed {fmt} ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})") from None
+
+
+# ---- MusicXML: notes counted before parsing; .mxl unzipped under a cap -----------------------
+
+_NOTE_ELEMENT = re.compile(rb"<note[\s>/]")
+
+
+def _check_musicxml_notes(data: bytes, path) -> None:
+    """Refuse MusicXML with more `<note>` elements than `limits.MAX_NOTES` (rests and tied pieces
+    count) before music21 spends ~12 KB on each."""
+    n = len(_NOTE_ELEMENT.findall(data))
+    if n > limits.MAX_NOTES:
+        raise ScoreError(path, f"{n:,} <note> elements; the limit is {limits.MAX_NOTES:,}")
+
+
+def _mxl_member(names: list[str]) -> str | None:
+    """The score inside an .mxl, chosen as music21 chooses it: the first member outside META-INF
+    named *.musicxml, *.xml or *.mxl (or just '.xml', a Noteflight bug)."""
+    for name in names:
+        if "META-INF" not in name and (pathlib.PurePosixPath(name).suffix in (".musicxml", ".xml", ".mxl")
+                                       or name == ".xml"):
+            return name
+    return None
+
+
+def read_mxl_text(path) -> str:
+    """The MusicXML text inside an .mxl (a zip), read under `limits`: the archive's size, its
+    member count and declared unzipped size are checked first, and the score is read in a stream
+    that stops at the cap whatever the archive declares (declared sizes can lie)."""
+    check_regular_file(path, limits.MAX_FILE_BYTES["mxl"], "an .mxl archive")
+    cap = limits.MAX_MXL_UNZIPPED_BYTES
+    with zipfile.ZipFile(path) as z:
+        infos = z.infolist()
+        if len(infos) > limits.MAX_MXL_MEMBERS:
+            raise ScoreError(path, f"an .mxl archive of {len(infos):,} files; the limit is {limits.MAX_MXL_MEMBERS}")
+        declared = sum(i.file_size for i in infos)
+        if declared > cap:
+            raise ScoreError(path, limits.too_big(declared, cap, "the .mxl archive unzipped"))
+        name = _mxl_member([i.filename for i in infos])
+        if name is None:
+            raise ScoreError(path, "no MusicXML score inside the .mxl archive")
+        with z.open(name) as f:
+            data = f.read(cap + 1)
+        if len(data) > cap:
+            raise ScoreError(path, limits.too_big(len(data), cap, "the .mxl archive unzipped"))
+    _check_musicxml_notes(data, path)
+    # decoded as music21's own .mxl reader decodes it
+    found = re.match(rb"encoding=['\"](\S*?)['\"]", data[:1000])
+    try:
+        return data.decode(found.group(1).decode("ascii") if found else "utf-8")
+    except UnicodeDecodeError:
+        return re.sub(r"encoding=(['\"]\S*?['\"])", "encoding='UTF-8'", data.decode("utf-16-le"))
 
 
 # ---- ABC tune books --------------------------------------------------------------------------
@@ -184,6 +238,9 @@ def split_abc(text: str) -> list[tuple[dict[str, str], str]]:
 
 def read_abc_text(text: str, path, meta: Metadata = Metadata()) -> Score:
     """One ABC tune's text as a Score."""
+    size = len(text.encode("utf-8"))
+    if size > limits.MAX_ABC_TUNE_BYTES:
+        raise ScoreError(path, limits.too_big(size, limits.MAX_ABC_TUNE_BYTES, "the ABC tune"))
     parsed = _parse(text, path, "abc")
     if hasattr(parsed, "scores") and len(parsed.scores):
         parsed = parsed.scores[0]
@@ -191,32 +248,47 @@ def read_abc_text(text: str, path, meta: Metadata = Metadata()) -> Score:
 
 
 def read_notation(path) -> list[Score]:
-    """Every piece in a MusicXML/.mxl, Humdrum or ABC file (an ABC book holds many tunes)."""
+    """Every piece in a MusicXML/.mxl, Humdrum or ABC file (an ABC book holds many tunes), each
+    file read under `limits`."""
     path = pathlib.Path(path)
     fmt = NOTATION_SUFFIXES.get(path.suffix.lower())
     if fmt is None:
         raise ScoreError(path, f"unknown extension {path.suffix!r}")
     if fmt == "abc":
-        text = read_text(path)
-        tunes = split_abc(text)
-        if not tunes:
-            raise ScoreError(path, "no ABC tune (no X: field)")
         scores = []
-        for fields, body in tunes:
+        for fields, body in read_abc_book(path):
             meta = Metadata(title=fields.get("T", ""), composer=fields.get("C", ""),
                             tune_type=normalise_tune_type(fields.get("R", "")))
             scores.append(read_abc_text(body, path, meta))
         return scores
-    if path.stat().st_size == 0:
-        raise ScoreError(path, "empty file")
-    parsed = _parse(None, path, fmt)
+    if path.suffix.lower() == ".mxl":
+        parsed = _parse(read_mxl_text(path), path, fmt)
+        if getattr(parsed, "metadata", None) is not None and parsed.metadata.movementName is None:
+            parsed.metadata.movementName = path.name  # as music21 does when it reads the file itself
+    else:
+        data = read_capped(path, limits.MAX_FILE_BYTES[fmt], f"a {fmt} file")
+        if not data:
+            raise ScoreError(path, "empty file")
+        if fmt == "musicxml":
+            _check_musicxml_notes(data, path)
+        parsed = _parse(None, path, fmt)  # music21 reads the file (it knows its encodings)
     if hasattr(parsed, "scores"):
         return [stream_to_score(sc, Metadata(), path) for sc in parsed.scores]
     return [stream_to_score(parsed, Metadata(), path)]
 
 
+def read_abc_book(path) -> list[tuple[dict[str, str], str]]:
+    """The tunes of an ABC file, `split_abc`'s rows, within `limits` (file size, tune count)."""
+    tunes = split_abc(read_text(path))
+    if not tunes:
+        raise ScoreError(path, "no ABC tune (no X: field)")
+    if len(tunes) > limits.MAX_ABC_TUNES:
+        raise ScoreError(path, f"{len(tunes):,} ABC tunes; the limit is {limits.MAX_ABC_TUNES:,} per file")
+    return tunes
+
+
 def read_text(path) -> str:
-    data = pathlib.Path(path).read_bytes()
+    data = read_capped(path, limits.MAX_FILE_BYTES["abc"], "an ABC file")
     if not data.strip():
         raise ScoreError(path, "empty file")
     if b"\x00" in data:
@@ -259,7 +331,9 @@ def score_to_stream(score: Score):
 
 
 def write_musicxml(score: Score, path) -> None:
-    """Write MusicXML through music21 (which lays out measures and voices), atomically."""
+    """Write MusicXML through music21 (which lays out measures and voices), atomically. Refuses
+    (ScoreError) bytes that `read_notation` would refuse: too large, or too many <note> elements
+    (music21 adds rests and splits notes at barlines into tied pieces)."""
     import tempfile
 
     from musicjax.data.files import atomic_write
@@ -267,4 +341,8 @@ def write_musicxml(score: Score, path) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         written = score_to_stream(score).write("musicxml", fp=pathlib.Path(tmp) / "score.musicxml")
         data = pathlib.Path(written).read_bytes()
+    cap = limits.MAX_FILE_BYTES["musicxml"]
+    if len(data) > cap:
+        raise ScoreError(path, limits.too_big(len(data), cap, "the MusicXML it makes"))
+    _check_musicxml_notes(data, path)
     atomic_write(path, lambda f: f.write(data))

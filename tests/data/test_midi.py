@@ -105,6 +105,6 @@ def test_missing_path_and_directory(tmp_path):
 
 def test_failed_write_leaves_no_file(tmp_path):
     s = make_score([60, 200], [0, 1], [1, 2])  # pitch 200 cannot be written
-    with pytest.raises(ValueError):
+    with pytest.raises(ScoreError):
         write_score(s, tmp_path / "x.mid")
     assert list(tmp_path.iterdir()) == []
