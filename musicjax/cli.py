@@ -90,20 +90,52 @@ def cmd_data_convert(args) -> int:
 
 
 def cmd_data_render(args) -> int:
-    from musicjax.data.audio import synthesize, write_wav
+    import io
+
+    import soundfile
+
+    from musicjax.data.audio import synthesize
+    from musicjax.data.files import atomic_write
     from musicjax.data.io import read_scores
     from musicjax.evaluate.plots import pianoroll_png
 
+    formats = {".wav": ("WAV", "PCM_16"), ".flac": ("FLAC", "PCM_16"), ".ogg": ("OGG", "VORBIS"),
+               ".aiff": ("AIFF", "PCM_16"), ".aif": ("AIFF", "PCM_16")}  # soundfile (libsndfile) formats
+    out = pathlib.Path(args.out)
+    if out.suffix.lower() not in formats:
+        raise CliError(f"{out}: cannot write {out.suffix or 'a file without an extension'!r} audio "
+                       f"(writable: {', '.join(formats)})")
+    if args.sample_rate < 1:
+        raise CliError(f"--sample-rate must be a positive number of samples per second, got {args.sample_rate}")
     scores = read_scores(args.file)
     if args.tune < 1 or args.tune > len(scores):
         raise CliError(f"{args.file}: has {len(scores)} tune(s); --tune {args.tune} is out of range")
     score = scores[args.tune - 1]
-    out = pathlib.Path(args.out)
-    write_wav(synthesize(score, args.sample_rate, args.method), out, args.sample_rate)
+    audio = synthesize(score, args.sample_rate, args.method)
+    buf = io.BytesIO()
+    soundfile.write(buf, audio, args.sample_rate, format=formats[out.suffix.lower()][0],
+                    subtype=formats[out.suffix.lower()][1])
+    atomic_write(out, lambda f: f.write(buf.getvalue()))
     print(f"wrote {out}")
     png = pathlib.Path(args.png) if args.png else out.with_suffix(".png")
     pianoroll_png(score, png)
     print(f"wrote {png}")
+    return 0
+
+
+def cmd_data_ingest(args) -> int:
+    from concurrent.futures.process import BrokenProcessPool
+
+    from musicjax.data import ingest
+
+    try:
+        rep = ingest.ingest(args.folder, args.name, workers=args.workers)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    except BrokenProcessPool:
+        raise CliError(f"{args.name}: a parse worker died (killed by the system: out of memory?); "
+                       "what finished is kept; run the ingest again") from None
+    print(json.dumps({k: v for k, v in rep.items() if k not in ("errors", "duplicate_list")}, ensure_ascii=False))
     return 0
 
 
@@ -187,9 +219,25 @@ def _write_music(score, stem: pathlib.Path, synth: str) -> None:
 
 
 def cmd_sample(args) -> int:
-    from musicjax.data.io import read_score
+    from musicjax.data.io import read_scores
     from musicjax.evaluate.music_stats import melody_stats
 
+    if args.num < 1:
+        raise CliError(f"--num must be at least 1, got {args.num}")
+    if args.temperature is not None and not args.temperature >= 0:
+        raise CliError(f"--temperature must be >= 0 (0: greedy: the most probable token), got {args.temperature}")
+    if args.top_k is not None and args.top_k < 0:
+        raise CliError(f"--top-k must be >= 0 (0: off), got {args.top_k}")
+    if args.top_p is not None and not 0 < args.top_p <= 1:
+        raise CliError(f"--top-p must be in (0, 1] (1: off; near 0: only the most probable token), got {args.top_p}")
+    if args.steps is not None and args.steps < 1:
+        raise CliError(f"--steps must be at least 1, got {args.steps}")
+    if args.primer_tune is not None and not args.primer:
+        raise CliError("--primer-tune chooses a tune of the --primer file: give --primer too")
+    workdir = pathlib.Path(args.workdir)
+    if not (workdir / "config.json").exists() and (workdir / "run" / "config.json").exists():
+        raise CliError(f"{workdir}: not a training workdir; the demo's training run is in {workdir / 'run'} "
+                       f"(--workdir {workdir / 'run'})")
     fitted = _fitted_family(_workdir_config(args.workdir))
     if fitted:  # a text model: lines, written to one file
         from musicjax.data.files import atomic_write_text
@@ -202,7 +250,16 @@ def cmd_sample(args) -> int:
         print(f"wrote {path}", file=sys.stderr)
         return 0
     _, task, state, step = _restored(args.workdir)
-    primer = read_score(args.primer) if args.primer else None
+    primer = None
+    if args.primer:
+        tunes, n = read_scores(args.primer), args.primer_tune or 1
+        if n < 1 or n > len(tunes):
+            raise CliError(f"{args.primer}: has {len(tunes)} tune(s); --primer-tune {n} is out of range")
+        primer = tunes[n - 1]
+        if len(tunes) > 1:
+            title = f" ({primer.meta.title})" if primer.meta.title else ""
+            print(f"primer: tune {n} of {len(tunes)} in {args.primer}{title} (--primer-tune N for another)",
+                  file=sys.stderr)
     scores = task.sample(state, args.num, args.seed, temperature=args.temperature, top_k=args.top_k,
                          top_p=args.top_p, primer=primer, steps=args.steps)
     out = pathlib.Path(args.out)
@@ -257,9 +314,13 @@ def _evaluate_idyom(args) -> int:
     from musicjax.evaluate.idyom import markdown_table, run_experiment
 
     try:
-        config = load_config(args.idyom, args.set or ())
+        config = load_config(args.idyom, args.set or (), training=False)
     except ConfigError as e:
         raise CliError(str(e)) from None
+    if "dataset" not in config or "model_family" in config:
+        raise CliError(f"{args.idyom}: not an IDyOM benchmark config (such as experiments/idyom.py:kinder)"
+                       + (f"; a training config: musicjax train {args.idyom} --workdir DIR"
+                          if "model_family" in config else ""))
     result = run_experiment(config)
     table = markdown_table(result)
     out = pathlib.Path(args.out or ".")
@@ -298,8 +359,13 @@ def cmd_bench(args) -> int:
 
 def cmd_demo(args) -> int:
     from musicjax.demo import run_demo
+    from musicjax.train.loop import ConfigChanged
 
-    run_demo(pathlib.Path(args.out), quick=args.quick)
+    try:
+        run_demo(pathlib.Path(args.out), quick=args.quick)
+    except ConfigChanged as e:  # a run left by an older demo: a different config
+        raise CliError(f"{e}; the demo keeps its run in {pathlib.Path(args.out) / 'run'}: "
+                       "give the demo a new --out, or remove that folder") from None
     return 0
 
 
@@ -309,71 +375,87 @@ def cmd_demo(args) -> int:
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="musicjax", description="Music and lyrics generation in JAX.")
     p.add_argument("--debug", action="store_true", help="show the full traceback of an error")
+    synth_help = "audio: FluidSynth with its General MIDI soundfont (auto: when installed), else a numpy synthesiser"
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     data = sub.add_parser("data", help="corpora and files: list, build, inspect, convert, render")
     dsub = data.add_subparsers(dest="data_command", required=True, metavar="SUBCOMMAND")
     c = dsub.add_parser("list", help="the built-in corpora, their sizes and whether each is built")
-    c.add_argument("--json", action="store_true")
+    c.add_argument("--json", action="store_true", help="print JSON rows instead of a table")
     c.set_defaults(func=cmd_data_list)
     c = dsub.add_parser("build", help="build corpora into $MUSICJAX_DATA (TFDS array_record)")
     c.add_argument("names", nargs="+", metavar="NAME", help="corpus names, or 'all'")
     c.set_defaults(func=cmd_data_build)
     c = dsub.add_parser("inspect", help="format, parts, notes, duration, key, meter, lyrics per file")
-    c.add_argument("files", nargs="+", metavar="FILE")
+    c.add_argument("files", nargs="+", metavar="FILE",
+                   help="music files: .mid .midi .kar .xml .musicxml .mxl .abc .krn")
     c.set_defaults(func=cmd_data_inspect)
     c = dsub.add_parser("convert", help="convert IN to OUT (.mid or .musicxml) by extension")
-    c.add_argument("input", metavar="IN")
-    c.add_argument("output", metavar="OUT")
+    c.add_argument("input", metavar="IN", help="a music file (.mid .xml .musicxml .mxl .abc .krn)")
+    c.add_argument("output", metavar="OUT",
+                   help="the file to write: .mid or .musicxml (meter, key, tempo, title and lyrics are kept)")
     c.add_argument("--tune", type=int, default=1, help="which tune of an ABC book (from 1)")
     c.set_defaults(func=cmd_data_convert)
-    c = dsub.add_parser("render", help="render a file to WAV and a piano-roll PNG")
-    c.add_argument("file", metavar="FILE")
-    c.add_argument("--out", required=True, help="the .wav to write")
-    c.add_argument("--png", help="the piano-roll .png (default: beside the WAV)")
-    c.add_argument("--tune", type=int, default=1)
-    c.add_argument("--method", choices=("auto", "fluidsynth", "numpy"), default="auto")
-    c.add_argument("--sample-rate", type=int, default=22050)
+    c = dsub.add_parser("render", help="render a file to audio (WAV, FLAC, OGG, AIFF) and a piano-roll PNG")
+    c.add_argument("file", metavar="FILE", help="a music file (.mid .xml .musicxml .mxl .abc .krn)")
+    c.add_argument("--out", required=True,
+                   help="the audio file to write; its format by extension: .wav .flac .ogg .aiff")
+    c.add_argument("--png", help="the piano-roll .png (default: beside the audio file)")
+    c.add_argument("--tune", type=int, default=1, help="which tune of an ABC book (from 1)")
+    c.add_argument("--method", choices=("auto", "fluidsynth", "numpy"), default="auto", help=synth_help)
+    c.add_argument("--sample-rate", type=int, default=22050, help="samples per second of the audio (default 22050)")
     c.set_defaults(func=cmd_data_render)
+    c = dsub.add_parser("ingest", help="your own folder of music files as a corpus (new files only on a rerun)")
+    c.add_argument("folder", metavar="DIR", help="every .mid .midi .kar .xml .musicxml .mxl .abc .krn under it")
+    c.add_argument("--name", required=True, help="the corpus name, for data.sources and data list")
+    c.add_argument("--workers", type=int, help="parse processes (default: one per core)")
+    c.set_defaults(func=cmd_data_ingest)
 
     c = sub.add_parser("train", help="train an experiment; the same command on the same workdir resumes")
     c.add_argument("config", metavar="CONFIG[:VARIANT]", help="e.g. experiments/melody_lstm.py:tiny")
-    c.add_argument("--workdir", required=True)
+    c.add_argument("--workdir", required=True, help="the run's directory: config, checkpoints, logs (created if new)")
     c.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config field (repeatable)")
     c.add_argument("--allow-config-change", action="store_true",
                    help="resume a workdir under a config that differs from its config.json")
     c.set_defaults(func=cmd_train)
 
     c = sub.add_parser("sample", help="sample from a trained workdir: MIDI, WAV and PNG per sample")
-    c.add_argument("--workdir", required=True)
-    c.add_argument("--num", type=int, default=4)
-    c.add_argument("--out", required=True)
-    c.add_argument("--temperature", type=float)
-    c.add_argument("--top-k", type=int)
-    c.add_argument("--top-p", type=float)
+    c.add_argument("--workdir", required=True, help="a training run's directory (the demo's is demo_out/run)")
+    c.add_argument("--num", type=int, default=4, help="how many samples (default 4)")
+    c.add_argument("--out", required=True, help="directory for the samples' MIDI, WAV and PNG files")
+    c.add_argument("--temperature", type=float, help="softmax temperature, >= 0 (0: greedy; default: the config's)")
+    c.add_argument("--top-k", type=int,
+                   help="sample among the k most probable tokens, >= 0 (0: off; default: the config's)")
+    c.add_argument("--top-p", type=float, help="nucleus sampling: among the most probable tokens holding this "
+                                               "much probability, in (0, 1] (1: off; default: the config's)")
     c.add_argument("--primer", metavar="FILE", help="a melody file whose notes start every sample")
-    c.add_argument("--seed", type=int, default=0)
+    c.add_argument("--primer-tune", type=int, metavar="N", help="which tune of a --primer ABC book (from 1; default 1)")
+    c.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same samples")
     c.add_argument("--steps", type=int, help="tokens to sample (default: the config's)")
-    c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto")
+    c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto", help=synth_help)
     c.set_defaults(func=cmd_sample)
 
     c = sub.add_parser("interpolate", help="decode points between the latent codes of two melodies (VAE workdirs)")
     c.add_argument("a", metavar="A", help="first melody file")
     c.add_argument("b", metavar="B", help="second melody file")
-    c.add_argument("--workdir", required=True)
+    c.add_argument("--workdir", required=True, help="a trained MusicVAE run's directory")
     c.add_argument("--steps", type=int, default=7, help="points decoded, the two endpoints included")
     c.add_argument("--mode", choices=("slerp", "lerp"), default="slerp", help="spherical or linear interpolation")
     c.add_argument("--out", required=True, help="directory for MIDI, WAV and the PNG strip")
-    c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto")
+    c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto", help=synth_help)
     c.set_defaults(func=cmd_interpolate)
 
     c = sub.add_parser("evaluate", help="a run's NLL, bits per note, accuracy with unigram/bigram baselines "
                                         "(JSON); or Pearce's melody benchmark with --idyom")
-    c.add_argument("--workdir")
-    c.add_argument("--split", default="test", choices=("train", "valid", "test"))
-    c.add_argument("--idyom", metavar="CONFIG[:VARIANT]", help="e.g. experiments/idyom.py:kinder: 10-fold PPM and LSTM")
+    c.add_argument("--workdir", help="a training run's directory; writes eval_SPLIT.json there")
+    c.add_argument("--split", default="test", choices=("train", "valid", "test"),
+                   help="which split to score (default test)")
+    c.add_argument("--idyom", metavar="CONFIG[:VARIANT]",
+                   help="e.g. experiments/idyom.py:kinder: 10-fold PPM and LSTM, tens of minutes "
+                        "(:kinder_quick: the LSTM on one fold, about a minute)")
     c.add_argument("--out", help="with --idyom: directory for the JSON and Markdown table")
-    c.add_argument("--set", action="append", metavar="KEY=VALUE")
+    c.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="with --idyom: override a config field (repeatable)")
     c.set_defaults(func=cmd_evaluate)
 
     c = sub.add_parser("bench", help="run a benchmark from benchmarks/ (prints JSON)")
@@ -381,7 +463,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("rest", nargs=argparse.REMAINDER, help="its own options, e.g. --quick")
     c.set_defaults(func=cmd_bench)
 
-    c = sub.add_parser("demo", help="the main job: build data, render, and (with a model) train and sample")
+    c = sub.add_parser("demo", help="the main job: build the data, train the melody LSTM for a few minutes, "
+                                    "evaluate it, write samples")
     c.add_argument("--out", default="demo_out", help="directory for everything the demo writes")
     c.add_argument("--quick", action="store_true", help="a seconds-long version (for tests)")
     c.set_defaults(func=cmd_demo)

@@ -26,7 +26,10 @@ spec="."
 [ -n "$extras" ] && spec=".[$extras]"
 stamp=".venv/.musicjax-installed-$(sha1sum pyproject.toml | cut -c1-12)-${extras:-base}"
 if [ ! -f "$stamp" ]; then
-  .venv/bin/python -m pip install -q --upgrade pip >/dev/null
-  .venv/bin/python -m pip install -q -e "$spec"
+  echo "setup: installing musicjax${extras:+[$extras]} into .venv (a minute or two the first time)" >&2
+  # quiet: only errors reach the terminal (pip's progress, its version nag and build chatter do not)
+  pip_quiet=(-q --disable-pip-version-check --no-warn-script-location --no-input)
+  .venv/bin/python -m pip install "${pip_quiet[@]}" --upgrade pip >/dev/null
+  .venv/bin/python -m pip install "${pip_quiet[@]}" -e "$spec"
   touch "$stamp"
 fi

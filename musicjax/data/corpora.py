@@ -18,7 +18,7 @@ import signal
 import sys
 import threading
 import time
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -170,31 +170,43 @@ def parse_parallel(tasks: list, workers: int | None = None, progress: Callable[[
 
     If this is interrupted or a task fails, the workers are killed before the exception goes on;
     if this process is killed, the kernel kills them (`_die_with_parent`)."""
-    workers = workers or os.cpu_count() or 1
     results = [None] * len(tasks)
-    if workers == 1 or len(tasks) == 1:
-        for i, t in enumerate(tasks):
-            results[i] = _run(t)
-            progress and progress(1)
-    else:
-        # Largest tasks first so that no worker is left with a big one at the end.
-        order = sorted(range(len(tasks)), key=lambda i: -_task_size(tasks[i]))
-        ctx = multiprocessing.get_context("fork")
-        pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent,
-                                                      initargs=(os.getpid(),))
-        try:
-            futures = {pool.submit(_run, tasks[i]): i for i in order}
-            for fut in concurrent.futures.as_completed(futures):
-                results[futures[fut]] = fut.result()
-                progress and progress(1)
-        except BaseException:
-            _kill_pool(pool)
-            raise
-        finally:
-            pool.shutdown(wait=True)
+    for i, result in run_parallel(tasks, _run, workers, progress):
+        results[i] = result
     scores = [s for r in results for s in r[0]]
     errors = [e for r in results for e in r[1]]
     return scores, errors
+
+
+def run_parallel(tasks: list, run: Callable, workers: int | None = None,
+                 progress: Callable[[int], None] | None = None, size: Callable | None = None) -> Iterator:
+    """Yield (index, run(tasks[index])) as each task finishes, on all cores (forked workers; in
+    this process when one worker or one task). `size(task)` orders the work, largest first, so
+    that no worker is left with a big task at the end. The pool is killed however this ends early
+    (interrupted, a task failed, the caller stopped iterating); if this process is killed, the
+    kernel kills the workers (`_die_with_parent`)."""
+    workers = workers or os.cpu_count() or 1
+    if workers == 1 or len(tasks) == 1:
+        for i, t in enumerate(tasks):
+            result = run(t)
+            progress and progress(1)
+            yield i, result
+        return
+    order = sorted(range(len(tasks)), key=lambda i: -(size or _task_size)(tasks[i]))
+    ctx = multiprocessing.get_context("fork")
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_die_with_parent,
+                                                  initargs=(os.getpid(),))
+    try:
+        futures = {pool.submit(run, tasks[i]): i for i in order}
+        for fut in concurrent.futures.as_completed(futures):
+            result = fut.result()
+            progress and progress(1)
+            yield futures[fut], result
+    except BaseException:
+        _kill_pool(pool)
+        raise
+    finally:
+        pool.shutdown(wait=True)
 
 
 def _task_size(task) -> int:

@@ -8,6 +8,7 @@ is removed by the next build, under the lock."""
 from __future__ import annotations
 
 import collections
+import collections.abc
 import json
 import shutil
 import sys
@@ -19,6 +20,10 @@ from musicjax.data import corpora
 from musicjax.data.files import atomic_write_text, data_dir, exclusive_lock
 from musicjax.data.records import record_to_score, score_to_record, tfds_features
 from musicjax.data.score import Score
+
+
+# The score record format (records.py): 1.1.0 added time and key signature maps and text events.
+RECORD_VERSION = tfds.core.Version("1.1.0")
 
 
 def tfds_dir():
@@ -38,7 +43,7 @@ class _LocalDatasetInfo(tfds.core.DatasetInfo):
 class _ScoreCorpus(tfds.core.GeneratorBasedBuilder):
     """A score corpus split 80/10/10 by melody fingerprint."""
 
-    VERSION = tfds.core.Version("1.0.0")
+    VERSION = RECORD_VERSION
     CORPUS = ""
 
     def _info(self):
@@ -106,7 +111,65 @@ class LyricsText(tfds.core.GeneratorBasedBuilder):
             yield r["id"], r
 
 
-BUILDERS = {"bach_chorales": BachChorales, "essen": Essen, "folk_abc": FolkAbc, "lyrics_text": LyricsText}
+BUILTIN_BUILDERS = {"bach_chorales": BachChorales, "essen": Essen, "folk_abc": FolkAbc, "lyrics_text": LyricsText}
+
+
+class _IngestedCorpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A corpus made by `musicjax data ingest` from a user's folder (musicjax/data/ingest.py): the
+    built-in corpora's records and splits, written from the ingest cache."""
+
+    VERSION = RECORD_VERSION
+    kept: dict = {}  # source_id -> split, set by ingest.write_dataset before preparing
+
+    def _info(self):
+        from musicjax.data import ingest
+
+        manifest = ingest.read_manifest(self.name) or {}
+        return _LocalDatasetInfo(builder=self, description=f"ingested from {manifest.get('source', '?')}",
+                                 features=tfds_features())
+
+    def _split_generators(self, dl_manager):
+        from musicjax.data import ingest
+
+        # tfds cannot write a split of no examples: a small collection may have none in a split
+        return {split: ingest.cached_records(self.name, split, self.kept) for split in corpora.SPLITS
+                if split in set(self.kept.values())}
+
+    def _generate_examples(self, rows):  # unused: the split generators above are the examples
+        yield from rows
+
+
+_INGESTED_CLASSES: dict[str, type] = {}
+
+
+def ingested_builder_class(name: str) -> type:
+    """The builder class of ingested corpus `name` (made once per name; not in tfds's registry)."""
+    if name not in _INGESTED_CLASSES:
+        _INGESTED_CLASSES[name] = type(f"Ingested_{name}", (_IngestedCorpus,), {"name": name})
+    return _INGESTED_CLASSES[name]
+
+
+class _Builders(collections.abc.Mapping):
+    """The built-in corpora, then those ingested into the current data directory (looked up at
+    each use: the data directory is an environment variable)."""
+
+    def _all(self) -> dict:
+        from musicjax.data import ingest
+
+        names = [n for n in ingest.ingested_names() if n not in BUILTIN_BUILDERS]
+        return {**BUILTIN_BUILDERS, **{n: ingested_builder_class(n) for n in names}}
+
+    def __getitem__(self, name):
+        return self._all()[name]
+
+    def __iter__(self):
+        return iter(self._all())
+
+    def __len__(self):
+        return len(self._all())
+
+
+BUILDERS = _Builders()
 
 
 def _progress(desc: str, total: int):
@@ -151,7 +214,12 @@ def build(name: str) -> dict:
         b = builder(name)  # made anew under the lock: another process may have built it meanwhile
         if not b.is_prepared():
             _remove_incomplete(name)
-            b.download_and_prepare()
+            if name in BUILTIN_BUILDERS:
+                b.download_and_prepare()
+            else:  # an ingested corpus whose dataset is missing: written again from its cache
+                from musicjax.data import ingest
+
+                ingest.write_dataset(name)
     return build_report(name)
 
 
@@ -172,7 +240,10 @@ def data_source(name: str, split: str):
     """Random-access source of records for `split`, building the corpus first if needed."""
     if not is_built(name):
         build(name)
-    return builder(name).as_data_source(split=split)
+    b = builder(name)
+    if split not in b.info.splits and name not in BUILTIN_BUILDERS:
+        return []  # an ingested collection with no piece in this split
+    return b.as_data_source(split=split)
 
 
 def load_scores(name: str, split: str) -> list[Score]:

@@ -63,15 +63,23 @@ def _within_limits(score: Score, path) -> Score:
     return score
 
 
-def read_scores(path: str | os.PathLike) -> list[Score]:
+def read_scores(path: str | os.PathLike, data: bytes | None = None) -> list[Score]:
     """Every piece in the file (an ABC book holds many). Raises ScoreError naming file and reason,
-    whatever went wrong; files and pieces beyond `musicjax.data.limits` are refused."""
+    whatever went wrong; files and pieces beyond `musicjax.data.limits` are refused. A MIDI file's
+    bytes may be handed in as `data` (already read: `path` then names it)."""
     with score_boundary(path):
         path = pathlib.Path(path)
         if path.suffix.lower() not in READ_SUFFIXES:
             raise ScoreError(path, f"unknown extension {path.suffix!r} (readable: {', '.join(READ_SUFFIXES)})")
-        scores = [read_midi(path)] if path.suffix.lower() in MIDI_SUFFIXES else read_notation(path)
+        scores = [read_midi(path, data)] if path.suffix.lower() in MIDI_SUFFIXES else read_notation(path)
         return [_within_limits(s, path) for s in scores]
+
+
+def size_limit(path: str | os.PathLike) -> int:
+    """The most bytes a file of this extension may hold (`musicjax.data.limits`)."""
+    suffix = pathlib.Path(path).suffix.lower()
+    kind = {".xml": "musicxml", ".musicxml": "musicxml", ".mxl": "mxl", ".abc": "abc", ".krn": "humdrum"}
+    return limits.MAX_FILE_BYTES[kind.get(suffix, "midi")]
 
 
 def read_score(path: str | os.PathLike) -> Score:

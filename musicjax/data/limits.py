@@ -2,11 +2,11 @@
 beyond one is refused with a ScoreError that names the limit, before the expensive work starts.
 
 Each limit is sized so that the worst file within it is read in about two minutes or less on the
-project's 2-core machine (measured with music21 10.5, pretty_midi 0.2.11, mido 1.3.3):
+project's 2-core machine (measured with music21 10.5, symusic 0.6.0, mido 1.3.3):
 
-- MIDI file (.mid .midi .kar): 2 MiB and 1,000 tracks. The worst within the limits (100,000 notes
-  and 420,000 other events in 2 MiB) read in 10 s, 340 MB peak; matching parts to tracks costs
-  notes x tracks.
+- MIDI file (.mid .midi .kar): 2 MiB and 1,000 tracks. The worst within the limits (100,000
+  overlapping notes of one pitch, which our own decoder pairs, and 460,000 other events in 2.3 MB)
+  read in 1.9 s, 180 MB peak for the whole process; most files take symusic's path, ~1 ms.
 - MusicXML text (.xml .musicxml, and the score inside an .mxl once unzipped): 32 MiB. music21
   took 19 s and 270 MB for Beethoven's op. 132 (10.9 MB, 17,842 notes); at the note limit about
   100 s and 1.2 GB (extrapolated).
@@ -17,9 +17,10 @@ project's 2-core machine (measured with music21 10.5, pretty_midi 0.2.11, mido 1
 - Humdrum file (.krn): 512 KiB (music21's Humdrum parser: ~3 ms a note, ~5 KB of file a second).
 - Notes in a piece: 100,000. MIDI note-ons and MusicXML `<note>` elements (rests and tied pieces
   count) are counted before parsing; music21 spends ~1 ms and ~12 KB on each.
-- A piece's length: 10,000 quarter notes and 3 hours. At our 960 ticks per quarter, 10,000
-  quarters stay under pretty_midi's tick limit.
-- MIDI ticks: 10,000,000 (pretty_midi's own limit: it allocates an array of that length).
+- A piece's length: 10,000 quarter notes and 3 hours. MIDI ticks have no limit of their own (the
+  reader allocates nothing per tick; pretty_midi's 10,000,000 refused valid long movements at
+  music21's 10,080 ticks per quarter); at 960 ticks per quarter, which `score_to_pretty_midi`
+  writes, 10,000 quarters stay under pretty_midi's limit.
 
 Writers check a Score against the same limits and the bytes they make against the file limits,
 so that whatever is written reads back.
@@ -49,7 +50,6 @@ MAX_ABC_TUNE_BYTES = 128 * KIB  # the corpora's longest tune is 2.6 KB
 MAX_NOTES = 100_000
 MAX_QUARTERS = 10_000.0
 MAX_SECONDS = 3 * 3600.0
-MAX_MIDI_TICKS = 10_000_000  # = pretty_midi.pretty_midi.MAX_TICK
 
 
 def score_problem(score) -> str | None:

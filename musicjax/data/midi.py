@@ -1,21 +1,33 @@
-"""MIDI files to and from Scores. Reading goes through pretty_midi (notes, tempo map, key, meter)
-plus one pass over the raw tracks for lyrics; writing uses mido directly (see `write_midi`)."""
+"""MIDI files to and from Scores. Reading parses each track with symusic (C++) and decodes here,
+in Python, only a track whose pairing of note-ons and note-offs symusic cannot settle (notes of one
+pitch sounding together) or whose text symusic does not keep; writing uses mido (`write_midi`).
+
+How notes are read (the rule of pretty_midi, and of a General MIDI synthesizer such as FluidSynth):
+a note-off (or a note-on of velocity 0) ends every sounding note of its channel and pitch that did
+not begin at its own tick; a note-off that finds only notes begun at its own tick drops them; a
+note never ended is dropped. A note belongs to the program its channel had at its note-on (the
+sound it was begun with; pretty_midi takes the program at its note-off). Tempos, time and key
+signatures are read from every track (pretty_midi reads them from the first only)."""
 
 from __future__ import annotations
 
+import dataclasses
 import io
+import math
 import os
-import warnings
+import struct
+from fractions import Fraction
 
 import mido
 import numpy as np
-import pretty_midi
 
 from musicjax.data import limits
 from musicjax.data.files import atomic_write, read_capped
-from musicjax.data.score import SYLLABIC, Metadata, Part, Score, ScoreError, cut_unison_overlaps, make_score, quarters_to_seconds
+from musicjax.data.score import (DEFAULT_QPM, SYLLABIC, TEXT_KINDS, Metadata, Part, Score, ScoreError, make_score,
+                                 quarters_to_seconds, select_notes)
 
 TICKS_PER_QUARTER = 960  # divisible by 2, 3, 4, 5, 6, 8, 16, 32, 64: tuplets land on ticks
+MAX_TICKS_PER_QUARTER = 0x7FFF  # the header's 15 bits
 DEFAULT_VELOCITY = 80
 
 
@@ -49,153 +61,563 @@ def _lyric_from_midi_text(raw: str, ordinal: int) -> tuple[str, str, int]:
 
 # ---- key names ---------------------------------------------------------------------------------
 
+_TONICS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+
 
 def key_to_midi_number(key: str) -> int | None:
-    """'F major' / 'g minor' -> pretty_midi key number (0-11 major, 12-23 minor); None otherwise."""
-    parts = key.split()
-    if len(parts) != 2 or parts[1].lower() not in ("major", "minor"):
+    """'F major' / 'g minor' / 'E- major' (music21's flat) -> key number (0-11 major, 12-23 minor,
+    by tonic pitch class, as pretty_midi numbers them); None otherwise."""
+    words = key.split()
+    if len(words) != 2 or words[1].lower() not in ("major", "minor") or not words[0]:
         return None
-    try:
-        return pretty_midi.key_name_to_key_number(f"{parts[0]} {parts[1].capitalize()}")
-    except ValueError:
+    tonic, accidentals = words[0][0].lower(), words[0][1:].replace("-", "b")
+    if tonic not in _TONICS or any(a not in "#b" for a in accidentals):
         return None
+    pc = (_TONICS[tonic] + accidentals.count("#") - accidentals.count("b")) % 12
+    return pc + (12 if words[1].lower() == "minor" else 0)
 
 
 def midi_number_to_key(number: int) -> str:
-    tonic, mode = pretty_midi.key_number_to_key_name(number).split()
-    return f"{tonic} {mode.lower()}"
+    """Key number -> 'C# minor' / 'Db major', spelled as its key signature (sharps or flats)."""
+    return key_signature_name(*_key_number_to_fifths(number))
 
 
-# ---- reading -----------------------------------------------------------------------------------
+def key_signature_name(fifths: int, minor: int) -> str:
+    return f"{_MIDO_MINOR[fifths][:-1]} minor" if minor else f"{_MIDO_MAJOR[fifths]} major"
 
 
-def _load_midi(path, data: bytes) -> tuple[pretty_midi.PrettyMIDI, mido.MidiFile]:
-    """Parse MIDI bytes, refusing before pretty_midi's work (and its divisions) what it cannot
-    hold or what is beyond `limits`. Other failures propagate to the reader boundary (io.py)."""
+def key_signature_number(fifths: int, minor: int) -> int:
+    """A MIDI key signature (sharps > 0, flats < 0; minor 0/1) as a key number."""
+    return (fifths * 7 + (9 if minor else 0)) % 12 + (12 if minor else 0)
+
+
+def _key_number_to_fifths(number: int) -> tuple[int, int]:
+    minor = int(number >= 12)
+    pc = (number % 12 - (9 if minor else 0)) % 12
+    fifths = (pc * 7) % 12  # pc = 7 * fifths (mod 12); 7 is its own inverse mod 12
+    return (fifths - 12 if fifths > 6 else fifths), minor  # F# major / D# minor: 6 sharps
+
+
+_MIDO_MAJOR = {-7: "Cb", -6: "Gb", -5: "Db", -4: "Ab", -3: "Eb", -2: "Bb", -1: "F", 0: "C", 1: "G", 2: "D", 3: "A",
+               4: "E", 5: "B", 6: "F#", 7: "C#"}
+_MIDO_MINOR = {-7: "Abm", -6: "Ebm", -5: "Bbm", -4: "Fm", -3: "Cm", -2: "Gm", -1: "Dm", 0: "Am", 1: "Em", 2: "Bm",
+               3: "F#m", 4: "C#m", 5: "G#m", 6: "D#m", 7: "A#m"}
+
+
+# ---- reading: the file's chunks ----------------------------------------------------------------
+
+
+def _midi_chunks(path, data: bytes) -> tuple[int, list[bytes]]:
+    """(ticks per quarter, the MTrk chunks' bodies); refuses what no parser should be handed."""
     if not data:
         raise ScoreError(path, "empty file")
-    for charset in ("utf-8", "latin1"):
-        try:
-            mf = mido.MidiFile(file=io.BytesIO(data), charset=charset)
-            break
-        except UnicodeDecodeError as e:
-            last_error = e
-    else:
-        raise ScoreError(path, f"undecodable text in MIDI meta events ({last_error})")
-    if mf.ticks_per_beat == 0:
+    start = 0
+    if data[:4] == b"RIFF" and data[8:12] == b"RMID":  # RIFF-wrapped MIDI (.rmi)
+        start = max(data.find(b"MThd"), 0)
+    if data[start:start + 4] != b"MThd" or len(data) < start + 14:
+        raise ScoreError(path, "not a readable MIDI file (no MThd header)")
+    header_len, _, declared, division = struct.unpack_from(">IHHH", data, start + 4)
+    if division == 0:
         raise ScoreError(path, "0 ticks per quarter note")
-    if mf.ticks_per_beat < 0:  # the header's top bit: SMPTE frames, not ticks per quarter
+    if division & 0x8000:  # the header's top bit: SMPTE frames, not ticks per quarter
         raise ScoreError(path, "SMPTE time division, which is not supported (only ticks per quarter note)")
-    if len(mf.tracks) > limits.MAX_MIDI_TRACKS:
-        raise ScoreError(path, f"{len(mf.tracks):,} tracks; the limit is {limits.MAX_MIDI_TRACKS:,}")
-    notes, last_tick = 0, 0
-    for track in mf.tracks:
-        tick = 0
-        for m in track:
-            tick += m.time
-            if m.type == "note_on" and m.velocity > 0:
-                notes += 1
-            elif m.type == "set_tempo" and m.tempo <= 0:
-                raise ScoreError(path, f"a tempo of {m.tempo} microseconds per quarter note at tick {tick}")
-        last_tick = max(last_tick, tick)
-    if notes > limits.MAX_NOTES:
-        raise ScoreError(path, f"{notes:,} notes; the limit is {limits.MAX_NOTES:,}")
-    if last_tick / mf.ticks_per_beat > limits.MAX_QUARTERS:
-        raise ScoreError(path, f"lasts {last_tick / mf.ticks_per_beat:,.0f} quarter notes; "
-                               f"the limit is {limits.MAX_QUARTERS:,.0f}")
-    if last_tick >= limits.MAX_MIDI_TICKS:
-        raise ScoreError(path, f"{last_tick:,} ticks long at {mf.ticks_per_beat} per quarter; "
-                               f"the limit is {limits.MAX_MIDI_TICKS:,} ticks")
-    with warnings.catch_warnings():  # pretty_midi warns about meta events outside track 0
-        warnings.simplefilter("ignore")
-        return pretty_midi.PrettyMIDI(mido_object=mf), mf  # converts mf's times to absolute ticks
+    if declared > limits.MAX_MIDI_TRACKS:
+        raise ScoreError(path, f"{declared:,} tracks; the limit is {limits.MAX_MIDI_TRACKS:,}")
+    pos, tracks = start + 8 + header_len, []
+    while pos + 8 <= len(data) and len(tracks) < declared:
+        kind, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "big")
+        body = data[pos + 8:pos + 8 + size]
+        if len(body) < size:
+            raise ScoreError(path, f"not a readable MIDI file (truncated: track {len(tracks) + 1} holds "
+                                   f"{len(body):,} of its {size:,} bytes)")
+        if kind == b"MTrk":  # other chunk types are skipped, as the standard says
+            tracks.append(body)
+        pos += 8 + size
+    return division, tracks
+
+
+@dataclasses.dataclass
+class _Track:
+    """What one MTrk chunk holds, in ticks, in the same form whichever parser read it."""
+
+    name: str = ""
+    parts: list = dataclasses.field(default_factory=list)  # (program, is_drum, start, end, pitch, velocity)
+    lyrics: list = dataclasses.field(default_factory=list)  # (tick, text)
+    texts: list = dataclasses.field(default_factory=list)  # (tick, text, kind)
+    tempos: list = dataclasses.field(default_factory=list)  # (tick, microseconds per quarter)
+    time_signatures: list = dataclasses.field(default_factory=list)  # (tick, numerator, denominator)
+    key_signatures: list = dataclasses.field(default_factory=list)  # (tick, fifths, minor)
+    note_ons: int = 0  # ended or not: what the note limit counts
+
+
+def _text(payload: bytes) -> str:
+    try:
+        return payload.decode("utf-8")
+    except UnicodeDecodeError:
+        return payload.decode("latin1")
+
+
+# ---- reading: symusic, and when it cannot settle a track, our own decoder -----------------------
+
+_END_MARK = b"musicjax:end"
+
+
+def _all_notes_off() -> bytes:
+    """A marker one tick after the track's last event, then a note-off for every channel and
+    pitch, then the end of track: a note symusic would drop because nothing ends it (pretty_midi
+    may end it with another note's note-off) comes back ending at the marker."""
+    out = bytearray(b"\x01\xff\x06" + bytes([len(_END_MARK)]) + _END_MARK)
+    for channel in range(16):
+        out += bytes([0, 0x80 | channel, 0, 0])
+        for pitch in range(1, 128):
+            out += bytes([0, pitch, 0])  # running status
+    return bytes(out + b"\x00\xff\x2f\x00")
+
+
+_ALL_NOTES_OFF = _all_notes_off()
+
+
+def _symusic_parse(data: bytes):
+    import symusic
+
+    return symusic.Score.from_midi(data)
+
+
+def _read_track_symusic(body: bytes, tpq: int) -> _Track | None:
+    """The track through symusic, or None where its reading might differ from the rule above:
+    notes of one channel and pitch that overlap, end where they begin, or are never ended; text
+    events (symusic keeps no FF 01 text and drops bytes that are not UTF-8); no end-of-track."""
+    if not body.endswith(b"\xff\x2f\x00") or b"\xff\x01" in body or b"\xff\x05" in body:
+        return None
+    chunk = body[:-3] + b"\xff\x01\x00" + _ALL_NOTES_OFF  # the old end of track becomes an empty text
+    sym = _symusic_parse(b"MThd" + struct.pack(">IHHH", 6, 0, 1, tpq) + b"MTrk" + struct.pack(">I", len(chunk))
+                         + chunk)
+    end_mark = next((m.time for m in sym.markers if m.text == _END_MARK.decode()), None)
+    if end_mark is None or end_mark < 0:
+        return None
+    track = _Track(texts=[(m.time, m.text, "marker") for m in sym.markers if m.text != _END_MARK.decode()],
+                   tempos=[(t.time, t.mspq) for t in sym.tempos],
+                   time_signatures=[(t.time, t.numerator, t.denominator) for t in sym.time_signatures],
+                   key_signatures=[(k.time, k.key, k.tonality) for k in sym.key_signatures])
+    runs, last_program, last_drum = [], None, None
+    for tr in sym.tracks:  # ordered by (channel, program) within the track
+        a = tr.notes.numpy()
+        if not len(a["time"]):
+            continue
+        start = a["time"].astype(np.int64)
+        end = start + a["duration"]
+        if start.min() < 0 or (end <= start).any() or (end == end_mark).any():
+            return None
+        # A channel's tracks are consecutive with rising programs: a run of rising programs holds
+        # whole channels, so notes that overlap in no run overlap in no channel.
+        if last_program is None or tr.program <= last_program or tr.is_drum != last_drum:
+            runs.append([])
+        runs[-1].append((start, end, a["pitch"].astype(np.int64)))
+        last_program, last_drum = tr.program, tr.is_drum
+        track.parts.append((int(tr.program), bool(tr.is_drum), start, end, a["pitch"], a["velocity"]))
+        track.note_ons += len(start)
+        track.name = tr.name
+    for run in runs:
+        start, end, pitch = (np.concatenate(x) for x in zip(*run))
+        order = np.lexsort((start, pitch))
+        same = pitch[order][1:] == pitch[order][:-1]
+        if (same & (start[order][1:] < end[order][:-1])).any():
+            return None
+    name = _first_track_name(body)
+    if name is not None:
+        track.name = name
+    return track
+
+
+def _first_track_name(body: bytes) -> str | None:
+    """The track's name where it is its first event and its only name (symusic drops bytes that
+    are not UTF-8; a Latin-1 name is read here)."""
+    if body[:3] != b"\x00\xff\x03" or body.count(b"\xff\x03") != 1 or len(body) < 4 or body[3] & 0x80:
+        return None
+    return _text(body[4:4 + body[3]])
+
+
+def _read_track_events(body: bytes) -> _Track:
+    """Decode the track's events here and pair notes by the rule above. What follows a truncated
+    last event is ignored; a data byte over 127 is refused, as symusic and mido refuse it."""
+    track = _Track()
+    n, i, tick, status = len(body), 0, 0, 0
+    program = [0] * 16
+    sounding: dict[int, list] = {}  # channel * 128 + pitch -> [(start tick, velocity, program)]
+    notes: dict[tuple[int, int], list] = {}  # (channel, program) -> [(start, end, pitch, velocity)]
+    try:
+        while i < n:
+            b = body[i]
+            i += 1
+            delta = b & 0x7F
+            while b & 0x80:
+                b = body[i]
+                i += 1
+                delta = (delta << 7) | (b & 0x7F)
+            tick += delta
+            b = body[i]
+            if b & 0x80:
+                i += 1
+                if b < 0xF0:
+                    status = b
+                elif b == 0xFF:
+                    kind = body[i]
+                    b = body[i + 1]
+                    i += 2
+                    size = b & 0x7F
+                    while b & 0x80:
+                        b = body[i]
+                        i += 1
+                        size = (size << 7) | (b & 0x7F)
+                    payload = body[i:i + size]
+                    i += size
+                    if kind == 0x2F:
+                        break
+                    _meta_event(track, tick, kind, payload)
+                    continue
+                elif b in (0xF0, 0xF7):
+                    b = body[i]
+                    i += 1
+                    size = b & 0x7F
+                    while b & 0x80:
+                        b = body[i]
+                        i += 1
+                        size = (size << 7) | (b & 0x7F)
+                    i += size
+                    status = 0  # a system exclusive message cancels running status
+                    continue
+                else:
+                    raise ValueError(f"a system message (status {b:#x}) inside a track at tick {tick}")
+            elif not status:
+                raise ValueError(f"running status without a status byte at tick {tick}")
+            high, channel = status & 0xF0, status & 0x0F
+            if high == 0xC0 or high == 0xD0:
+                d1 = body[i]
+                i += 1
+                if d1 & 0x80:
+                    raise ValueError(f"a data byte of {d1} at tick {tick}")
+                if high == 0xC0:
+                    program[channel] = d1
+                continue
+            d1, d2 = body[i], body[i + 1]
+            i += 2
+            if (d1 | d2) & 0x80:
+                raise ValueError(f"a data byte over 127 at tick {tick}")
+            if high == 0x90 and d2:
+                track.note_ons += 1
+                sounding.setdefault(channel * 128 + d1, []).append((tick, d2, program[channel]))
+            elif high == 0x80 or high == 0x90:
+                key = channel * 128 + d1
+                now = sounding.get(key)
+                if now is None:
+                    continue
+                ending = [x for x in now if x[0] != tick]
+                for start, velocity, prog in ending:
+                    notes.setdefault((channel, prog), []).append((start, tick, d1, velocity))
+                if ending and len(ending) < len(now):
+                    sounding[key] = [x for x in now if x[0] == tick]  # begun at this tick: still sounding
+                else:
+                    del sounding[key]
+    except IndexError:  # the last event is cut short
+        pass
+    for (channel, prog), rows in sorted(notes.items()):
+        a = np.array(rows, np.int64).reshape(-1, 4)
+        track.parts.append((prog, channel == 9, a[:, 0], a[:, 1], a[:, 2], a[:, 3]))
+    return track
+
+
+def _meta_event(track: _Track, tick: int, kind: int, payload: bytes) -> None:
+    if kind == 0x03:
+        track.name = _text(payload)
+    elif kind == 0x05:
+        if _text(payload).strip():
+            track.lyrics.append((tick, _text(payload)))
+    elif kind in (0x01, 0x06):
+        if _text(payload):
+            track.texts.append((tick, _text(payload), "text" if kind == 0x01 else "marker"))
+    elif kind == 0x51 and len(payload) == 3:
+        track.tempos.append((tick, int.from_bytes(payload, "big")))
+    elif kind == 0x58 and len(payload) >= 2:
+        track.time_signatures.append((tick, payload[0], 2 ** min(payload[1], 31)))
+    elif kind == 0x59 and len(payload) == 2:
+        track.key_signatures.append((tick, payload[0] - 256 if payload[0] > 127 else payload[0], payload[1]))
+
+
+def _read_track(body: bytes, tpq: int) -> _Track:
+    return _read_track_symusic(body, tpq) or _read_track_events(body)
+
+
+# ---- reading: the Score ------------------------------------------------------------------------
 
 
 def read_midi(path, data: bytes | None = None) -> Score:
-    """Read a .mid file (or its bytes `data`, `path` then only names it). Lyric events attach to
-    the note of their own track starting at their tick (the highest such note), else the next note
-    of that track."""
+    """Read a .mid/.kar file (or its bytes `data`, `path` then only names it): every track's notes
+    by the rule in this module's docstring, one part per (track, channel, program); tempo, time and
+    key signature maps; lyrics, each on the note of its own track starting at its tick (the highest
+    such note), else the next note of that track; text events and markers. A karaoke file's words
+    (text events, no lyric events) become lyrics."""
     if data is None:
         data = read_capped(path, limits.MAX_FILE_BYTES["midi"], "a MIDI file")
-    pm, mf = _load_midi(path, data)
-    res = pm.resolution
-    tick = lambda seconds: pm.time_to_tick(seconds)
+    tpq, chunks = _midi_chunks(path, data)
+    tracks = [_read_track(body, tpq) for body in chunks]
+    note_ons = sum(t.note_ons for t in tracks)
+    if note_ons > limits.MAX_NOTES:
+        raise ScoreError(path, f"{note_ons:,} notes; the limit is {limits.MAX_NOTES:,}")
 
-    note_ons = [{(m.time, m.note) for m in tr if m.type == "note_on" and m.velocity > 0} for tr in mf.tracks]
-    pitch, start_q, end_q, vel, part_of, parts, track_of_part = [], [], [], [], [], [], []
-    for inst in pm.instruments:
-        if not inst.notes:
-            continue
-        notes = sorted(inst.notes, key=lambda n: (n.start, n.pitch))
-        onsets = {(tick(n.start), n.pitch) for n in notes}
-        # the track holding all of this instrument's onsets; of several, one not yet taken
-        fits = [i for i, s in enumerate(note_ons) if onsets <= s]
-        free = [i for i in fits if i not in track_of_part]
-        track_of_part.append((free or fits or [-1])[0])
-        for n in notes:
-            pitch.append(n.pitch)
-            start_q.append(tick(n.start) / res)
-            end_q.append(tick(n.end) / res)
-            vel.append(n.velocity)
-            part_of.append(len(parts))
-        parts.append(Part(inst.name, int(inst.program), bool(inst.is_drum)))
-    if not pitch:
+    parts, track_of_part, columns = [], [], []
+    for ti, tr in enumerate(tracks):
+        for program, is_drum, start, end, pitch, velocity in tr.parts:
+            if len(start):
+                columns.append((start, end, pitch, velocity, np.full(len(start), len(parts))))
+                parts.append(Part(tr.name, program, is_drum))
+                track_of_part.append(ti)
+    if not parts:
         raise ScoreError(path, "MIDI file has no notes")
+    start, end, pitch, velocity, part_of = (np.concatenate(c) for c in zip(*columns))
+    start_q, end_q = start / tpq, end / tpq
 
-    pitch, start_q, end_q, part_of = map(np.asarray, (pitch, start_q, end_q, part_of))
+    lyric_tracks = [(ti, tr.lyrics) for ti, tr in enumerate(tracks) if tr.lyrics]
+    title = tracks[0].name if len(tracks) > 1 else ""
+    texts = sorted(((t, text, kind) for tr in tracks for t, text, kind in tr.texts), key=lambda r: r[0])
+    if not lyric_tracks:
+        lyric_tracks, karaoke_title = _karaoke_words(tracks, str(path).lower().endswith(".kar"))
+        title = title or karaoke_title
     lyrics = []
-    for ti, tr in enumerate(mf.tracks):
-        events = [(m.time, m.text) for m in tr if m.type == "lyrics" and m.text.strip()]
-        if not events:
-            continue
+    for ti, events in lyric_tracks:
         mine = np.flatnonzero(np.isin(part_of, [p for p, t in enumerate(track_of_part) if t == ti]))
-        if mine.size == 0:  # lyrics in a track without notes (e.g. track 0): any part may take them
-            mine = np.arange(len(pitch))
-        # A lyric at a note's start goes to the highest such note (of equal ones, the first),
-        # else to the next note to start (the first of them); found by binary search, since a
-        # scan of the track per lyric is quadratic in a long texted piece.
-        by_pitch = mine[np.lexsort((mine, -pitch[mine], start_q[mine]))]
-        by_index = mine[np.lexsort((mine, start_q[mine]))]
-        starts_by_pitch, starts_by_index = start_q[by_pitch], start_q[by_index]
-        ordinal = {}
-        for t, raw in events:
-            q = t / res
-            k = int(np.searchsorted(starts_by_pitch, q))
-            if k < len(by_pitch) and starts_by_pitch[k] == q:
-                note = int(by_pitch[k])
-            else:
-                k = int(np.searchsorted(starts_by_index, q))
-                note = int(by_index[k]) if k < len(by_index) else int(mine[-1])
-            ordinal[note] = ordinal.get(note, 0) + 1
-            text, syllabic, verse = _lyric_from_midi_text(raw, ordinal[note])
-            lyrics.append((note, text, syllabic, verse))
+        if mine.size == 0:  # lyrics in a track without notes (track 0, a karaoke words track)
+            mine = _sung_part(part_of, start, parts, [t for t, _ in events])
+        lyrics += _attach_lyrics(events, tpq, mine, pitch, start_q)
 
-    times, qpms = pm.get_tempo_changes()
-    tempos = [(tick(t) / res, float(q)) for t, q in zip(times, qpms)]
+    tempos = _tempo_map(path, tracks, tpq)
+    time_signatures = _signature_map([r for tr in tracks for r in tr.time_signatures], tpq,
+                                     lambda r: r[1] > 0 and r[2] > 0)
+    key_signatures = _signature_map([r for tr in tracks for r in tr.key_signatures], tpq,
+                                    lambda r: -7 <= r[1] <= 7 and r[2] in (0, 1))
     meta = Metadata(
-        title=next((m.name for m in mf.tracks[0] if m.type == "track_name"), "") if len(mf.tracks) > 1 else "",
-        key=midi_number_to_key(pm.key_signature_changes[0].key_number) if pm.key_signature_changes else "",
-        meter=(f"{pm.time_signature_changes[0].numerator}/{pm.time_signature_changes[0].denominator}"
-               if pm.time_signature_changes else ""),
+        title=title,
+        key=key_signature_name(int(key_signatures[0, 1]), int(key_signatures[0, 2])) if len(key_signatures) else "",
+        meter=f"{int(time_signatures[0, 1])}/{int(time_signatures[0, 2])}" if len(time_signatures) else "",
     )
-    return make_score(pitch, start_q, end_q, velocity=vel, part=part_of, parts=parts, lyrics=lyrics,
-                      tempos=tempos, meta=meta)
+    return make_score(pitch, start_q, end_q, velocity=velocity, part=part_of, parts=parts, lyrics=lyrics,
+                      tempos=tempos, meta=meta, time_signatures=time_signatures, key_signatures=key_signatures,
+                      texts=[(t / tpq, text, kind) for t, text, kind in texts])
+
+
+def _tempo_map(path, tracks: list[_Track], tpq: int) -> np.ndarray:
+    """(quarter, qpm) rows from every track's tempo events: at one tick the last one read counts,
+    a repeat of the tempo in force is no change, and before the first MIDI's 120 qpm holds."""
+    events = sorted(((t, m) for tr in tracks for t, m in tr.tempos), key=lambda r: r[0])
+    for t, m in events:
+        if m <= 0:
+            raise ScoreError(path, f"a tempo of {m} microseconds per quarter note at tick {t}")
+    rows: list[list] = []
+    for t, m in events:
+        if rows and rows[-1][0] == t:
+            rows[-1][1] = m
+        else:
+            rows.append([t, m])
+    out = [(0, 60e6 / mido.bpm2tempo(DEFAULT_QPM))] if not rows or rows[0][0] > 0 else []
+    for t, m in rows:
+        qpm = 60e6 / m
+        if not out or out[-1][1] != qpm:
+            out.append((t, qpm))
+    return np.array([(t / tpq, q) for t, q in out], np.float64)
+
+
+def _signature_map(rows: list, tpq: int, valid) -> np.ndarray:
+    """(quarter, a, b) rows in time order, each once: a signature repeated in several tracks is
+    one signature."""
+    out = []
+    for r in sorted(dict.fromkeys(r for r in rows if valid(r)), key=lambda r: r[0]):
+        if not out or tuple(out[-1][1:]) != tuple(r[1:]):
+            out.append((r[0] / tpq, r[1], r[2]))
+    return np.array(out, np.float64).reshape(-1, 3)
+
+
+def _karaoke_words(tracks: list[_Track], is_kar: bool) -> tuple[list, str]:
+    """A karaoke file's syllables as lyric events [(track, [(tick, text)])] and its title (the
+    first '@T' line). Soft Karaoke words are text events: '@' lines are headers, '/' starts a
+    line and '\\' a verse, a syllable starting with a space starts a word."""
+    out, title = [], ""
+    for ti, tr in enumerate(tracks):
+        words = [(t, x) for t, x, kind in tr.texts if kind == "text"]
+        headers = [x for _, x in words if x.startswith("@")]
+        if not words or not (is_kar or any(h[:2] in ("@K", "@L", "@T") for h in headers)):
+            continue
+        title = title or next((h[2:].strip() for h in headers if h.startswith("@T")), "")
+        syllables = []
+        for t, raw in words:
+            if raw.startswith("@"):
+                continue
+            starts = not syllables or raw[:1] in (" ", "/", "\\") or syllables[-1][2]
+            text = raw.strip(" /\\\r\n\t")
+            if text:
+                syllables.append([t, text, raw.endswith(" "), starts])
+        events = []
+        for k, (t, text, _, starts) in enumerate(syllables):
+            ends = k + 1 == len(syllables) or syllables[k + 1][3]
+            events.append((t, ("" if starts else "-") + text + ("" if ends else "-")))
+        if events:
+            out.append((ti, events))
+    return out, title
+
+
+def _sung_part(part_of: np.ndarray, start: np.ndarray, parts: list[Part], lyric_ticks: list[int]) -> np.ndarray:
+    """The notes of the part that lyrics from a track without notes belong to: of the pitched
+    parts, the one with most onsets at the lyrics' ticks."""
+    candidates = [p for p, part in enumerate(parts) if not part.is_drum] or list(range(len(parts)))
+    ticks = np.asarray(lyric_ticks)
+    hits = [np.isin(ticks, start[part_of == p]).sum() for p in candidates]
+    return np.flatnonzero(part_of == candidates[int(np.argmax(hits))])
+
+
+def _attach_lyrics(events, tpq, mine, pitch, start_q) -> list:
+    """A lyric at a note's start goes to the highest such note (of equal ones, the first), else to
+    the next note to start (the first of them); found by binary search, since a scan of the track
+    per lyric is quadratic in a long texted piece."""
+    by_pitch = mine[np.lexsort((mine, -pitch[mine], start_q[mine]))]
+    by_index = mine[np.lexsort((mine, start_q[mine]))]
+    starts_by_pitch, starts_by_index = start_q[by_pitch], start_q[by_index]
+    ordinal, out = {}, []
+    for t, raw in events:
+        q = t / tpq
+        k = int(np.searchsorted(starts_by_pitch, q))
+        if k < len(by_pitch) and starts_by_pitch[k] == q:
+            note = int(by_pitch[k])
+        else:
+            k = int(np.searchsorted(starts_by_index, q))
+            note = int(by_index[k]) if k < len(by_index) else int(mine[-1])
+        ordinal[note] = ordinal.get(note, 0) + 1
+        text, syllabic, verse = _lyric_from_midi_text(raw, ordinal[note])
+        out.append((note, text, syllabic, verse))
+    return out
 
 
 # ---- writing -----------------------------------------------------------------------------------
 
 
+def ticks_per_quarter_for(score: Score) -> int:
+    """The resolution a written file uses: 960 where every time in the score lands on its ticks,
+    else the smallest resolution of at least 960 (up to 32,767) on which they all land (a file read
+    at 10,080 ticks per quarter is written at 10,080), else 960, times rounded to its ticks."""
+    q = np.concatenate([score.start_q, score.end_q, score.tempos[:, 0], score.time_signatures[:, 0],
+                        score.key_signatures[:, 0], score.text_q])
+    if _on_grid(q, TICKS_PER_QUARTER):
+        return TICKS_PER_QUARTER
+    common = 1
+    for v in np.unique(q):
+        f = Fraction(float(v)).limit_denominator(MAX_TICKS_PER_QUARTER)
+        common = math.lcm(common, f.denominator)
+        if common > MAX_TICKS_PER_QUARTER or abs(float(f) - v) > 1e-9 * max(1.0, abs(v)):
+            return TICKS_PER_QUARTER
+    common *= max(1, -(-TICKS_PER_QUARTER // common))
+    return common if common <= MAX_TICKS_PER_QUARTER and _on_grid(q, common) else TICKS_PER_QUARTER
+
+
+def _on_grid(q: np.ndarray, tpq: int) -> bool:
+    t = q * tpq
+    return bool(np.all(np.abs(t - np.round(t)) < 1e-6))
+
+
+def _signature_rows(rows) -> list:
+    """Signature rows (time, a, b) in time order, each once, a repeat of the one in force dropped:
+    a signature repeated in several tracks is one signature."""
+    out = []
+    for r in sorted(dict.fromkeys(tuple(r) for r in rows), key=lambda r: r[0]):
+        if not out or tuple(out[-1][1:]) != tuple(r[1:]):
+            out.append(r)
+    return out
+
+
+def _meter_rows(score: Score) -> list:
+    """(quarter, numerator, denominator) of the score's time signatures (its meter at 0 where it
+    states no map) that a MIDI file can hold: a power-of-two denominator."""
+    rows = [tuple(r) for r in score.time_signatures]
+    if not rows and score.meta.meter.count("/") == 1:
+        num, den = score.meta.meter.split("/")
+        if num.strip().isdigit() and den.strip().isdigit():
+            rows = [(0.0, int(num), int(den))]
+    return [(q, int(n), int(d)) for q, n, d in rows if 0 < n < 256 and 0 < d <= 2**30 and d & (int(d) - 1) == 0]
+
+
+def _key_rows(score: Score) -> list:
+    """(quarter, fifths, minor) of the score's key signatures (its key at 0 where it states no map)."""
+    rows = [(q, int(f), int(m)) for q, f, m in score.key_signatures if -7 <= f <= 7 and m in (0, 1)]
+    number = key_to_midi_number(score.meta.key)
+    if not len(score.key_signatures) and number is not None:
+        fifths, minor = _key_number_to_fifths(number)
+        tonic = score.meta.key.split()[0].replace("-", "b").lower()
+        spelled = [f for f in range(-7, 8) if key_signature_name(f, minor).split()[0].lower() == tonic]
+        rows = [(0.0, spelled[0] if spelled else fifths, minor)]  # Gb major stays Gb, not F#
+    return rows
+
+
 def midi_representable(score: Score) -> Score:
-    """The score as a MIDI file can hold it, since one channel has one key per pitch: of notes of
-    one part and pitch starting together only the longest stays (their lyrics move to it), and a
-    note is cut where the same pitch starts again in its part. Tempos are whole microseconds per
-    quarter, so seconds follow from the rounded tempo map."""
-    tempos = score.tempos.copy()
-    tempos[:, 1] = 60e6 / np.array([mido.bpm2tempo(q) for q in tempos[:, 1]], np.float64)
-    if not np.array_equal(tempos, score.tempos):
-        score = score.replace(tempos=tempos, start=quarters_to_seconds(score.start_q, tempos),
-                              end=quarters_to_seconds(score.end_q, tempos))
-    return cut_unison_overlaps(score)
+    """The score as a MIDI file written by `write_midi` holds it, which is what `read_midi` gives
+    back. Times land on the file's ticks (`ticks_per_quarter_for`); tempos are whole microseconds
+    per quarter; a note of no length is dropped. One channel has one key per pitch, and a note-off
+    ends every sounding note of its pitch: of notes of one part and pitch that sound together, those
+    that end together stay as they are (so what a MIDI file held is written back as it was read);
+    of notes starting together, the longest stays with those as long (the lyrics of the others move
+    to it); otherwise the notes sounding are cut where the pitch starts again."""
+    tpq = ticks_per_quarter_for(score)
+    snap = lambda q: np.round(np.asarray(q, np.float64) * tpq) / tpq
+    tempo_rows = {}
+    for q, qpm in zip(snap(score.tempos[:, 0]), score.tempos[:, 1]):
+        tempo_rows[float(q)] = 60e6 / mido.bpm2tempo(qpm)  # at one tick the last one counts
+    tempos = []
+    for q, qpm in sorted(tempo_rows.items()):
+        if not tempos or tempos[-1][1] != qpm:
+            tempos.append((q, qpm))
+    if tempos[0][0] > 0:
+        tempos.insert(0, (0.0, DEFAULT_QPM))
+    tempos = np.array(tempos, np.float64)
+    order = np.argsort(snap(score.text_q), kind="stable")
+    score = score.replace(
+        start_q=snap(score.start_q), end_q=snap(score.end_q), tempos=tempos,
+        time_signatures=np.array([(q, n, d) for q, n, d in _signature_rows(
+            (snap(q), n, d) for q, n, d in _meter_rows(score))], np.float64).reshape(-1, 3),
+        key_signatures=np.array([(q, f, m) for q, f, m in _signature_rows(
+            (snap(q), f, m) for q, f, m in _key_rows(score))], np.float64).reshape(-1, 3),
+        text_q=snap(score.text_q)[order], text=tuple(score.text[i] for i in order), text_kind=score.text_kind[order])
+    score = select_notes(score, score.end_q > score.start_q)
+    score = _one_key_at_a_time(score, tpq)
+    return score.replace(start=quarters_to_seconds(score.start_q, score.tempos),
+                         end=quarters_to_seconds(score.end_q, score.tempos))
+
+
+def _one_key_at_a_time(score: Score, tpq: int) -> Score:
+    """`midi_representable`'s rule for notes of one part and pitch that sound together."""
+    start, end = np.round(score.start_q * tpq).astype(np.int64), np.round(score.end_q * tpq).astype(np.int64)
+    key = score.part.astype(np.int64) * 128 + score.pitch
+    order = np.lexsort((-end, start, key))  # by key, then time, longest first
+    k, s, e = key[order], start[order], end[order]
+    clash = (k[1:] == k[:-1]) & (s[1:] < e[:-1]) & (e[1:] != e[:-1])
+    if not clash.any():
+        return score
+    flagged = set(k[1:][clash].tolist())
+    new_end, drop, lyric_to = end.copy(), np.zeros(len(end), bool), np.arange(len(end))
+    for segment in np.split(np.arange(len(k)), np.flatnonzero(np.diff(k)) + 1):
+        if k[segment[0]] not in flagged:
+            continue
+        group, group_end, head = [], None, None
+        for i in order[segment]:
+            if head is not None and start[i] == start[head]:
+                if end[i] == end[head]:
+                    group.append(i)
+                else:  # shorter, starting with a longer one
+                    drop[i], lyric_to[i] = True, head
+            elif group and start[i] < group_end and end[i] != group_end:
+                new_end[group] = start[i]
+                group, group_end, head = [i], end[i], i
+            elif group and start[i] < group_end:
+                group.append(i)
+                head = i
+            else:
+                group, group_end, head = [i], end[i], i
+    score = score.replace(end_q=new_end / tpq, lyric_note=lyric_to[score.lyric_note].astype(np.int32))
+    return select_notes(score, ~drop)
 
 
 def _channels(parts) -> list[int]:
@@ -210,28 +632,30 @@ def _channels(parts) -> list[int]:
     return out
 
 
-def score_to_midifile(score: Score, ticks_per_quarter: int = TICKS_PER_QUARTER) -> mido.MidiFile:
-    """A type-1 MidiFile: a conductor track (title, tempo map, meter, key), then one track per part
-    holding its notes and, just before each note-on, that note's lyrics (`midi_representable`
-    says which notes are cut).
+def score_to_midifile(score: Score, ticks_per_quarter: int | None = None) -> mido.MidiFile:
+    """A type-1 MidiFile: a conductor track (title, tempo map, time and key signatures, text
+    events and markers), then one track per part holding its notes and, just before each note-on,
+    that note's lyrics (`midi_representable` says what a file holds). `ticks_per_quarter` defaults
+    to `ticks_per_quarter_for(score)`.
 
     Written with mido rather than pretty_midi because pretty_midi puts every lyric in track 0, which
     loses the part a lyric belongs to (a chorale has four texted voices).
     """
-    score = midi_representable(score)
-    to_tick = lambda q: int(round(float(q) * ticks_per_quarter))
-    mf = mido.MidiFile(type=1, ticks_per_beat=ticks_per_quarter, charset="utf-8")
+    tpq = ticks_per_quarter or ticks_per_quarter_for(score)
+    score = midi_representable(score) if ticks_per_quarter is None else _at_resolution(score, tpq)
+    to_tick = lambda q: int(round(float(q) * tpq))
+    mf = mido.MidiFile(type=1, ticks_per_beat=tpq, charset="utf-8")
     conductor = [(0, 0, mido.MetaMessage("track_name", name=score.meta.title, time=0))]
     for q, qpm in score.tempos:
         conductor.append((to_tick(q), 1, mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(qpm), time=0)))
-    if score.meta.meter and "/" in score.meta.meter:
-        num, den = (int(x) for x in score.meta.meter.split("/"))
-        if den > 0 and (den & (den - 1)) == 0:
-            conductor.append((0, 1, mido.MetaMessage("time_signature", numerator=num, denominator=den, time=0)))
-    key_number = key_to_midi_number(score.meta.key)
-    if key_number is not None:
-        conductor.append((0, 1, mido.MetaMessage("key_signature", key=midi_number_to_key(key_number)
-                                                 .replace(" major", "").replace(" minor", "m"), time=0)))
+    for q, num, den in score.time_signatures:
+        conductor.append((to_tick(q), 1, mido.MetaMessage("time_signature", numerator=int(num), denominator=int(den),
+                                                          time=0)))
+    for q, fifths, minor in score.key_signatures:
+        name = (_MIDO_MINOR if minor else _MIDO_MAJOR)[int(fifths)]
+        conductor.append((to_tick(q), 1, mido.MetaMessage("key_signature", key=name, time=0)))
+    for q, text, kind in zip(score.text_q, score.text, score.text_kind):
+        conductor.append((to_tick(q), 1, mido.MetaMessage(TEXT_KINDS[kind], text=text, time=0)))
     tracks = [conductor]
 
     lyrics_of = {}
@@ -261,7 +685,25 @@ def score_to_midifile(score: Score, ticks_per_quarter: int = TICKS_PER_QUARTER) 
     return mf
 
 
+def _at_resolution(score: Score, tpq: int) -> Score:
+    """`midi_representable` at a resolution the caller chose (times rounded to its ticks)."""
+    snap = lambda q: np.round(np.asarray(q) * tpq) / tpq
+    grid = score.replace(start_q=snap(score.start_q), end_q=snap(score.end_q), tempos=np.stack(
+        [snap(score.tempos[:, 0]), score.tempos[:, 1]], 1), time_signatures=np.stack(
+        [snap(score.time_signatures[:, 0]), score.time_signatures[:, 1], score.time_signatures[:, 2]], 1),
+        key_signatures=np.stack([snap(score.key_signatures[:, 0]), score.key_signatures[:, 1],
+                                 score.key_signatures[:, 2]], 1), text_q=snap(score.text_q))
+    return midi_representable(grid)
+
+
 MIN_MIDI_QPM = 60e6 / 0xFFFFFF  # a MIDI tempo is 1 to 2**24 - 1 microseconds per quarter note
+
+
+def midi_bytes(score: Score, ticks_per_quarter: int | None = None) -> bytes:
+    """The bytes `write_midi` writes."""
+    buf = io.BytesIO()
+    score_to_midifile(score, ticks_per_quarter).save(file=buf)
+    return buf.getvalue()
 
 
 def write_midi(score: Score, path: str | os.PathLike) -> None:
@@ -271,17 +713,35 @@ def write_midi(score: Score, path: str | os.PathLike) -> None:
     if not ((qpm >= MIN_MIDI_QPM) & (qpm <= 60e6)).all():
         raise ScoreError(path, f"a tempo of {qpm[(qpm < MIN_MIDI_QPM) | (qpm > 60e6)][0]:g} quarter notes per "
                                f"minute; MIDI holds {MIN_MIDI_QPM:.2f} to 60,000,000")
-    buf = io.BytesIO()
-    score_to_midifile(score).save(file=buf)
-    data = buf.getvalue()
+    data = midi_bytes(score)
     if len(data) > limits.MAX_FILE_BYTES["midi"]:
         raise ScoreError(path, limits.too_big(len(data), limits.MAX_FILE_BYTES["midi"], "the MIDI file it makes"))
     atomic_write(path, lambda f: f.write(data))
 
 
-def score_to_pretty_midi(score: Score) -> pretty_midi.PrettyMIDI:
-    """The score as a PrettyMIDI object (for synthesis), via the same bytes `write_midi` writes."""
+# ---- interop: pretty_midi and symusic objects ---------------------------------------------------
+
+
+def score_to_pretty_midi(score: Score):
+    """The score as a `pretty_midi.PrettyMIDI` (for synthesis, or a user's own code), via the bytes
+    `write_midi` writes at 960 ticks per quarter (pretty_midi allocates an array per tick)."""
+    import pretty_midi
+
+    return pretty_midi.PrettyMIDI(io.BytesIO(midi_bytes(score, TICKS_PER_QUARTER)))
+
+
+def pretty_midi_to_score(pm, name: str = "<pretty_midi>") -> Score:
+    """A `pretty_midi.PrettyMIDI` as a Score: the MIDI bytes it writes, read by `read_midi`."""
     buf = io.BytesIO()
-    score_to_midifile(score).save(file=buf)
-    buf.seek(0)
-    return pretty_midi.PrettyMIDI(buf)
+    pm.write(buf)
+    return read_midi(name, buf.getvalue())
+
+
+def score_to_symusic(score: Score):
+    """The score as a `symusic.Score` (ticks), via the bytes `write_midi` writes."""
+    return _symusic_parse(midi_bytes(score))
+
+
+def symusic_to_score(sym, name: str = "<symusic>") -> Score:
+    """A `symusic.Score` (any time unit) as a Score: the MIDI bytes it writes, read by `read_midi`."""
+    return read_midi(name, bytes(sym.to("tick").dumps_midi() if sym.ttype != "Tick" else sym.dumps_midi()))

@@ -27,6 +27,11 @@ def _store(x, dt):
 def _load(x, dt):
     return np.asarray(x, np.int64).view(np.float64) if dt == np.float64 else np.asarray(x, dt)
 LYRIC_FIELDS = {"lyric_note": np.int32, "lyric_syllabic": np.int8, "lyric_verse": np.int8}
+# The maps and text events (records of format 1.1 on): one array per column.
+MAP_FIELDS = {"time_signatures": ("ts_q", "ts_numerator", "ts_denominator"),
+              "key_signatures": ("ks_q", "ks_fifths", "ks_minor")}
+MAP_DTYPES = {"ts_q": np.float64, "ts_numerator": np.int16, "ts_denominator": np.int32,
+              "ks_q": np.float64, "ks_fifths": np.int8, "ks_minor": np.int8}
 
 
 def tfds_features():
@@ -44,7 +49,11 @@ def tfds_features():
         "part_is_drum": f.Tensor(shape=(None,), dtype=np.bool_),
         "tempo_q": f.Tensor(shape=(None,), dtype=np.int64),  # float64 bits
         "tempo_qpm": f.Tensor(shape=(None,), dtype=np.int64),
+        "text": f.Sequence(f.Text()),
+        "text_q": f.Tensor(shape=(None,), dtype=np.int64),  # float64 bits
+        "text_kind": f.Tensor(shape=(None,), dtype=np.int8),
     })
+    spec.update({name: f.Tensor(shape=(None,), dtype=_stored_dtype(dt)) for name, dt in MAP_DTYPES.items()})
     return f.FeaturesDict(spec)
 
 
@@ -58,7 +67,13 @@ def score_to_record(score: Score) -> dict:
         "part_is_drum": np.array([p.is_drum for p in score.parts], np.bool_),
         "tempo_q": _store(score.tempos[:, 0].copy(), np.float64),
         "tempo_qpm": _store(score.tempos[:, 1].copy(), np.float64),
+        "text": list(score.text),
+        "text_q": _store(score.text_q, np.float64),
+        "text_kind": np.asarray(score.text_kind, np.int8),
     })
+    for field, columns in MAP_FIELDS.items():
+        rows = getattr(score, field)
+        rec.update({c: _store(rows[:, j].copy(), MAP_DTYPES[c]) for j, c in enumerate(columns)})
     return rec
 
 
@@ -68,6 +83,8 @@ def _text(x) -> str:
 
 def record_to_score(rec: dict) -> Score:
     """Inverse of `score_to_record`; accepts the bytes TFDS returns for text fields."""
+    maps = {field: np.stack([_load(rec[c], MAP_DTYPES[c]).astype(np.float64) for c in columns], 1).reshape(-1, 3)
+            for field, columns in MAP_FIELDS.items()}
     return Score(
         **{name: _load(rec[name], dt) for name, dt in {**NOTE_FIELDS, **LYRIC_FIELDS}.items()},
         lyric_text=tuple(_text(t) for t in rec["lyric_text"]),
@@ -75,4 +92,8 @@ def record_to_score(rec: dict) -> Score:
                     for n, p, d in zip(rec["part_name"], rec["part_program"], rec["part_is_drum"])),
         tempos=np.stack([_load(rec["tempo_q"], np.float64), _load(rec["tempo_qpm"], np.float64)], 1),
         meta=Metadata(**{name: _text(rec[name]) for name in META_FIELDS}),
+        **maps,
+        text_q=_load(rec["text_q"], np.float64),
+        text=tuple(_text(t) for t in rec["text"]),
+        text_kind=np.asarray(rec["text_kind"], np.int8),
     )

@@ -9,6 +9,7 @@ from typing import Sequence
 import numpy as np
 
 SYLLABIC = ("single", "begin", "middle", "end")  # lyric syllable positions, index = stored code
+TEXT_KINDS = ("text", "marker")  # MIDI text (FF 01, karaoke words) and marker (FF 06) events, index = stored code
 DEFAULT_QPM = 120.0  # MIDI's (and music21's) tempo when a source states none
 
 
@@ -54,6 +55,10 @@ class Score:
     Lyrics, all of length m: lyric_note [m] int32 index of the note sung; lyric_text [m] str;
     lyric_syllabic [m] int8 index into SYLLABIC; lyric_verse [m] int8 verse number from 1.
     tempos [k, 2] float64 rows of (quarter, qpm), first row at quarter 0.
+    The maps a source states (empty where it states none; `meta.meter` and `meta.key` name the
+    first): time_signatures [t, 3] float64 rows of (quarter, numerator, denominator);
+    key_signatures [s, 3] float64 rows of (quarter, fifths -7..7, minor 0/1). Text events, all of
+    length x: text_q [x] float64 quarter; text [x] str; text_kind [x] int8 index into TEXT_KINDS.
     """
 
     pitch: np.ndarray
@@ -70,6 +75,11 @@ class Score:
     lyric_verse: np.ndarray
     tempos: np.ndarray
     meta: Metadata = Metadata()
+    time_signatures: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3)))
+    key_signatures: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros((0, 3)))
+    text_q: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    text: tuple[str, ...] = ()
+    text_kind: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int8))
 
     @property
     def num_notes(self) -> int:
@@ -127,11 +137,14 @@ def make_score(
     lyrics: Sequence[tuple[int, str, str, int]] = (),
     tempos: Sequence[tuple[float, float]] | np.ndarray = ((0.0, DEFAULT_QPM),),
     meta: Metadata = Metadata(),
+    time_signatures: Sequence[tuple[float, int, int]] | np.ndarray = (),
+    key_signatures: Sequence[tuple[float, int, int]] | np.ndarray = (),
+    texts: Sequence[tuple[float, str, str]] = (),
 ) -> Score:
     """Build a Score from quarter-note times; seconds follow from the tempo map.
 
     `lyrics` rows are (note index in the given order, text, syllabic name, verse). Notes are sorted
-    and lyric note indices remapped to match.
+    and lyric note indices remapped to match. `texts` rows are (quarter, text, kind name).
     """
     n = len(pitch)
     tempos = np.asarray(tempos, np.float64).reshape(-1, 2)
@@ -162,6 +175,11 @@ def make_score(
         lyric_verse=np.array([r[3] for r in lyrics], np.int8),
         tempos=tempos,
         meta=meta,
+        time_signatures=np.asarray(time_signatures, np.float64).reshape(-1, 3),
+        key_signatures=np.asarray(key_signatures, np.float64).reshape(-1, 3),
+        text_q=np.array([r[0] for r in texts], np.float64),
+        text=tuple(r[1] for r in texts),
+        text_kind=np.array([TEXT_KINDS.index(r[2]) for r in texts], np.int8),
     )
 
 
