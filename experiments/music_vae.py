@@ -29,7 +29,6 @@ average at 10-13 (so wall times are 3-5x an idle machine's):
   all-HOLD level (argmax decoding has not yet left the most frequent token); KL 129 vs 255 bits,
   teacher-forced accuracy 0.689 vs 0.698, -ELBO 374 vs 428. Too short to test the paper's claim.
 """
-"""
 
 import ml_collections
 
