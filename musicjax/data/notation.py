@@ -14,6 +14,8 @@ import warnings
 import zipfile
 from fractions import Fraction
 
+import numpy as np
+
 from musicjax.data import limits
 from musicjax.data.files import check_regular_file, data_dir, read_capped
 from musicjax.data.score import DEFAULT_QPM, SYLLABIC, Metadata, Part, Score, ScoreError, make_score
@@ -51,13 +53,48 @@ def _layout_steps_skipped(skip: bool = True):
         stream.Stream.makeBeams, translate.reBar = originals
 
 
+# Krumhansl-Kessler key profiles (probe-tone ratings) of C major and C minor, index = pitch class
+MAJOR_PROFILE = (6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88)
+MINOR_PROFILE = (6.33, 2.68, 3.52, 5.38, 2.60, 3.53, 2.54, 4.75, 3.98, 2.69, 3.34, 3.17)
+
+
 def key_name(k) -> str:
-    """music21 Key/KeySignature -> 'Bb major' style name."""
+    """music21 Key -> 'Bb major' / 'C# minor' style name (a bare KeySignature is read as major:
+    `_opening_key_name` decides its mode from the notes instead)."""
     from music21 import key as m21key
 
     if not isinstance(k, m21key.Key):
         k = k.asKey("major")
     return f"{k.tonic.name.replace('-', 'b')} {k.mode}"
+
+
+def _opening_key(flat):
+    """The key a part opens in: a Key (tonic and mode) where the source states one beside its
+    signature (Humdrum's `*c#:` next to `*k[f#c#g#d#]`, MusicXML's <mode>, ABC's K:Am), else the
+    bare KeySignature; None without either."""
+    from music21 import key
+
+    sigs = list(flat.getElementsByClass(key.KeySignature))
+    if not sigs:
+        return None
+    first = min(float(k.offset) for k in sigs)
+    opening = [k for k in sigs if float(k.offset) == first]
+    return next((k for k in opening if isinstance(k, key.Key)), opening[0])
+
+
+def _opening_key_name(ks, pitch, duration) -> str:
+    """'C# minor' style name of the opening key. A signature without a stated mode (4 sharps: E
+    major or C# minor) takes the mode whose Krumhansl-Kessler profile fits the notes' duration-
+    weighted pitch classes better."""
+    from music21 import key
+
+    if isinstance(ks, key.Key):
+        return key_name(ks)
+    weights = np.bincount(np.asarray(pitch) % 12, weights=np.asarray(duration, float), minlength=12)
+    major, minor = ks.asKey("major"), ks.asKey("minor")
+    fit = lambda profile, k: np.corrcoef(weights, np.roll(profile, k.tonic.pitchClass))[0, 1]
+    r_major, r_minor = fit(MAJOR_PROFILE, major), fit(MINOR_PROFILE, minor)
+    return key_name(minor if np.isfinite(r_minor) and (not np.isfinite(r_major) or r_minor > r_major) else major)
 
 
 def stream_to_score(s, meta: Metadata = Metadata(), path="<stream>") -> Score:
@@ -72,7 +109,7 @@ def stream_to_score(s, meta: Metadata = Metadata(), path="<stream>") -> Score:
 
 
 def _stream_to_score(s, meta: Metadata, path) -> Score:
-    from music21 import harmony, key, meter, tempo
+    from music21 import harmony, meter, tempo
 
     parts_in = list(s.parts) if hasattr(s, "parts") and len(s.parts) else [s]
     flat_all = s.flatten()
@@ -86,7 +123,7 @@ def _stream_to_score(s, meta: Metadata, path) -> Score:
     ks, ts = None, None
     for pi, p in enumerate(parts_in):
         flat = p.flatten()
-        ks = ks or flat.getElementsByClass(key.KeySignature).first()
+        ks = ks or _opening_key(flat)
         ts = ts or flat.getElementsByClass(meter.TimeSignature).first()
         open_ties = {}  # midi pitch -> index of the note a tie continues
         for el in flat.notes:
@@ -131,14 +168,26 @@ def _stream_to_score(s, meta: Metadata, path) -> Score:
         raise ScoreError(path, "pitch outside the MIDI range 0-127")
     md = s.metadata if getattr(s, "metadata", None) is not None else None
     meta = Metadata(
-        title=meta.title or (md.title if md and md.title else "") or "",
+        title=meta.title or _title(md, path),
         composer=meta.composer or (md.composer if md and md.composer else "") or "",
-        key=meta.key or (key_name(ks) if ks is not None else ""),
+        key=meta.key or (_opening_key_name(ks, pitch, np.subtract(end_q, start_q)) if ks is not None else ""),
         meter=meta.meter or (ts.ratioString if ts is not None else ""),
         source_id=meta.source_id, collection=meta.collection, region=meta.region, tune_type=meta.tune_type,
     )
     return make_score(pitch, start_q, end_q, velocity=vel, part=part_of, parts=parts, lyrics=lyrics,
                       tempos=tempos, meta=meta)
+
+
+def _title(md, path) -> str:
+    """The piece's title in music21 metadata: its title, else its movement name (where MusicXML
+    keeps a title that equals the movement title, music21 reads it as the movement name only),
+    unless that is just the file's name, as music21 sets it for a file without one."""
+    if md is None:
+        return ""
+    if md.title:
+        return str(md.title)
+    movement = str(md.movementName or "")
+    return "" if movement in (pathlib.Path(str(path)).name, pathlib.Path(str(path)).stem) else movement
 
 
 def _parse(data, path, fmt: str, fast: bool = True):
@@ -305,8 +354,35 @@ def normalise_tune_type(r: str) -> str:
     return {"slipjig": "slip jig", "doublejig": "double jig", "single jig": "jig"}.get(r, r)
 
 
+def _music21_key(name: str):
+    """'C# minor' / 'Bb major' / 'D dorian' -> a music21 Key; None for '' or a name it cannot read."""
+    from music21 import key
+
+    words = name.split()
+    if not words:
+        return None
+    tonic = words[0][:1] + words[0][1:].replace("b", "-")  # music21 spells flats '-': 'B-'
+    try:
+        return key.Key(tonic, words[1].lower() if len(words) > 1 else "major")
+    except Exception:  # music21 raises several types for a tonic or mode it does not know
+        return None
+
+
+def _music21_meter(ratio: str):
+    """'3/4' -> a music21 TimeSignature; None for '' or a meter it cannot read."""
+    from music21 import meter
+
+    if not ratio:
+        return None
+    try:
+        return meter.TimeSignature(ratio)
+    except Exception:
+        return None
+
+
 def score_to_stream(score: Score):
-    """The Score as a music21 stream.Score (one Part per part, lyrics on notes), for MusicXML."""
+    """The Score as a music21 stream.Score for MusicXML: one Part per part, each opening with the
+    score's key (tonic and mode), meter and tempo marks; title and composer; lyrics on notes."""
     from music21 import metadata, note, stream, tempo
 
     out = stream.Score()
@@ -317,6 +393,9 @@ def score_to_stream(score: Score):
     for pi, part in enumerate(score.parts):
         p = stream.Part()
         p.partName = part.name
+        for opening in (_music21_key(score.meta.key), _music21_meter(score.meta.meter)):
+            if opening is not None:
+                p.insert(0, opening)
         for q, qpm in score.tempos:
             p.insert(float(q), tempo.MetronomeMark(number=float(qpm)))
         for i in score.part_notes(pi):

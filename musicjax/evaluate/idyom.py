@@ -5,6 +5,7 @@ LTM+ (an LTM that also learns each test melody as it goes), BOTH+ (LTM+ and STM 
 
 from __future__ import annotations
 
+import sys
 import time
 
 import numpy as np
@@ -25,14 +26,17 @@ def dataset_summary(name: str) -> dict:
 
 
 def ppm_cross_validation(name: str, escape: str = "c", stm_escape: str = "c", bias: float = 1.0) -> dict:
-    """Mean bits per note of STM, LTM, LTM+ and BOTH+ (PPM*, interpolated), averaged over folds."""
+    """Mean bits per note of STM, LTM, LTM+ and BOTH+ (PPM*, interpolated), averaged over folds
+    (a progress bar over the folds on stderr)."""
+    from tqdm import tqdm
+
     start = time.time()
     melodies = [m.pitch for m in DATASETS[name]()]
     alphabet = np.unique(np.concatenate(melodies))
     index = {int(p): i for i, p in enumerate(alphabet)}
     seqs = [[index[int(p)] for p in m] for m in melodies]
     per_fold = {m: [] for m in ("STM", "LTM", "LTM+", "BOTH+")}
-    for test in folds(len(seqs)):
+    for test in tqdm(folds(len(seqs)), desc=f"PPM* {name} folds", unit="fold", file=sys.stderr, leave=False):
         held = set(test.tolist())
         train = [seqs[i] for i in range(len(seqs)) if i not in held]
         ltm = PPM(len(alphabet), escape)

@@ -19,6 +19,7 @@ and the STM, all by IDyOM's entropy weighting."""
 from __future__ import annotations
 
 import dataclasses
+import sys
 import time
 
 import jax
@@ -87,10 +88,11 @@ def training_batch(train: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig,
     return {"inputs": x, "targets": y, "mask": m}
 
 
-def train_fold(train: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig, key):
+def train_fold(train: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig, key, progress=None):
     """One model trained on the training melodies -> (model, params), by the project's one train
     step (musicjax.train.step): mean NLL over the notes, full softmax (transposed copies may leave
-    the alphabet), Adam on a warmup-cosine schedule; step s's dropout key is fold_in(key, s)."""
+    the alphabet), Adam on a warmup-cosine schedule; step s's dropout key is fold_in(key, s).
+    `progress(n)`, if given, is told of each step."""
     model = FeatureLSTMModel(vocab.feature_sizes(cfg.viewpoints), vocab.vocab, cfg.hidden, cfg.num_layers,
                              cfg.dropout)
     params = model.init(key, jnp.zeros((1, 4, len(cfg.viewpoints)), jnp.int32))["params"]
@@ -101,6 +103,8 @@ def train_fold(train: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig, key
     rng = np.random.default_rng(cfg.seed)
     for _ in range(cfg.steps):
         state, _ = train_step(state, training_batch(train, vocab, cfg, rng), key)  # the step folds in its number
+        if progress is not None:
+            progress(1)
     return model, state.params
 
 
@@ -117,11 +121,12 @@ def melody_distributions(model, params, melodies: list[Melody], vocab: Vocabular
     return out
 
 
-def dynamic_evaluation(model, params, melodies: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig):
+def dynamic_evaluation(model, params, melodies: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig,
+                       progress=None):
     """LSTM+: for each note in order, its alphabet distribution from the current parameters, then one
     SGD step on that note's loss, back-propagated through the last `dynamic_window` notes (from the
     LSTM state before them, held fixed); parameters carry over to the next melody. Returns per-melody
-    [notes, alphabet] probability arrays."""
+    [notes, alphabet] probability arrays. `progress(n)`, if given, is told of each melody's notes."""
     w = cfg.dynamic_window
 
     @jax.jit
@@ -153,6 +158,8 @@ def dynamic_evaluation(model, params, melodies: list[Melody], vocab: Vocabulary,
             if i + 1 - start >= w:  # the window slides: its state moves one note on
                 start, carry = start + 1, after_first
         out.append(np.stack(dists))
+        if progress is not None:
+            progress(n)
     return out
 
 
@@ -185,7 +192,10 @@ def lstm_cross_validation(name: str, cfg: PitchLSTMConfig = PitchLSTMConfig(), d
                           bias: float = 1.0, max_folds: int | None = None) -> dict:
     """Mean bits per note of LSTM, BOTH, LSTM+, BOTH+ and ALL+ over the folds (see module doc).
     With cfg.ensemble > 1, each fold trains that many models (seeds differ) and LSTM / LSTM+ are
-    their averaged distributions."""
+    their averaged distributions. Each fold shows a progress bar on stderr (training steps, then
+    the notes of dynamic evaluation)."""
+    from tqdm import tqdm
+
     start_time = time.time()
     melodies = list(DATASETS[name]())
     check_viewpoints(cfg.viewpoints)
@@ -193,19 +203,24 @@ def lstm_cross_validation(name: str, cfg: PitchLSTMConfig = PitchLSTMConfig(), d
     size = len(vocab.alphabet)
     per_fold = {m: [] for m in ("LSTM", "BOTH", "LSTM+", "BOTH+", "ALL+")}
     member_folds = [{"LSTM": [], "LSTM+": []} for _ in range(cfg.ensemble)]  # each model alone
-    for f, test in enumerate(folds(len(melodies))[:max_folds]):
+    fold_list = folds(len(melodies))[:max_folds]
+    for f, test in enumerate(fold_list):
         held = set(test.tolist())
         train = [melodies[i] for i in range(len(melodies)) if i not in held]
         test_mels = [melodies[i] for i in test]
         symbols = [vocab.symbols(m) for m in test_mels]
+        work = cfg.ensemble * (cfg.steps + (sum(len(s) for s in symbols) if dynamic else 0))
+        bar = tqdm(total=work, desc=f"LSTM fold {f + 1}/{len(fold_list)}", unit="step", file=sys.stderr,
+                   leave=False, dynamic_ncols=True)
         stm = [_predict_then_learn(PPM(size), s) for s in symbols]
         static, plus = [], []
         for e in range(cfg.ensemble):
             member = _member(cfg, e)
-            model, params = train_fold(train, vocab, member, jax.random.key(member.seed + f))
+            model, params = train_fold(train, vocab, member, jax.random.key(member.seed + f), bar.update)
             static.append(melody_distributions(model, params, test_mels, vocab, member))
             if dynamic:
-                plus.append(dynamic_evaluation(model, params, test_mels, vocab, member))
+                plus.append(dynamic_evaluation(model, params, test_mels, vocab, member, bar.update))
+        bar.close()
         for e, row in enumerate(member_folds):
             for m, d in (("LSTM", static), ("LSTM+", plus)):
                 if d:

@@ -15,7 +15,7 @@ from musicjax.codecs.melody import BOS, HOLD, NUM_SPECIAL, PAD, REST
 from musicjax.data import datasets
 from musicjax.data.records import record_to_score
 from musicjax.data.score import Metadata, Score
-from musicjax.evaluate.music_stats import mean_stats
+from musicjax.evaluate.music_stats import mean_stats, pitch_ngram_repetition
 from musicjax.models.music_vae import MusicVAE, decoder_inputs, reparameterize, step_fn
 from musicjax.sample.sampling import decode
 from musicjax.tasks.melody_data import MelodyData, train_batches
@@ -237,20 +237,7 @@ def summarize_sums(t: dict) -> dict:
 
 
 # ---------------------------------------------------------------------------------------------
-# Musical statistics (the repetition statistic belongs in evaluate/music_stats.py)
-
-
-def pitch_ngram_repetition(score: Score, n: int = 4) -> float:
-    """Share of a melody's pitch n-grams that repeat one heard earlier in it (nan under n + 1 notes)."""
-    p = score.pitch.astype(int)
-    if len(p) < n + 1:
-        return float("nan")
-    grams = [tuple(p[i:i + n]) for i in range(len(p) - n + 1)]
-    seen, repeats = set(), 0
-    for g in grams:
-        repeats += g in seen
-        seen.add(g)
-    return repeats / len(grams)
+# Musical statistics
 
 
 def melody_statistics(scores) -> dict:
