@@ -11,8 +11,6 @@ import importlib
 FAMILIES = {
     "melody_lstm": "musicjax.tasks.melody_lm",
     "music_vae": "musicjax.tasks.music_vae",
-    "pianoroll_gan": "musicjax.tasks.pianoroll_gan",
-    "lyrics_hmm": "musicjax.tasks.lyrics_hmm",
 }
 
 
