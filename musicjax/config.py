@@ -26,6 +26,7 @@ EXPERIMENTS = REPO / "experiments"
 FAMILY_DEFAULTS = {
     "melody_lstm": ("melody_lstm.py", "default"),
     "music_vae": ("music_vae.py", "mel_2bar"),
+    "lyrics_hmm": ("lyrics_hmm.py", "zh_chars"),
 }
 _SET_BY_LOADER = ("experiment",)  # fields load_config adds itself
 

@@ -11,6 +11,7 @@ import importlib
 FAMILIES = {
     "melody_lstm": "musicjax.tasks.melody_lm",
     "music_vae": "musicjax.tasks.music_vae",
+    "lyrics_hmm": "musicjax.tasks.lyrics_hmm",
 }
 
 
