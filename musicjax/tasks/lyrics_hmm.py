@@ -20,7 +20,6 @@ import collections
 import json
 import math
 import pathlib
-import re
 import time
 
 import jax
@@ -30,44 +29,13 @@ import numpy as np
 from musicjax.codecs import lyrics
 from musicjax.data.files import atomic_write, atomic_write_text
 from musicjax.prob import hmm
+from musicjax.tasks.lyrics_data import ZH_LINE_PUNCT, detokenize, split_lines
 
 EMIT_OFFSET = 2  # vocabulary ids <pad> 0 and <bos> 1 are never emitted: symbol = id - 2
 EOS_SYMBOL, UNK_SYMBOL = lyrics.EOS - EMIT_OFFSET, lyrics.UNK - EMIT_OFFSET
-_TIGHT_PUNCT = re.compile(r" ([,.;:!?)\]'’»”]|n't)")
-ZH_LINE_PUNCT = set("，。？！；：、,.;:!?")
 
 
 # ---- data --------------------------------------------------------------------------------------
-
-
-def _text(value) -> str:
-    return value.decode("utf-8") if isinstance(value, bytes) else str(value)
-
-
-def corpus_texts(language: str, split: str) -> list[str]:
-    """The texts of one language in a split of the lyrics_text corpus."""
-    from musicjax.data.datasets import data_source
-
-    return [_text(r["text"]) for r in data_source("lyrics_text", split) if _text(r["language"]) == language]
-
-
-def line_tokens(line: str, unit: str, lowercase: bool) -> list[str]:
-    """Tokens of one line (whitespace dropped): unit chars | pinyin | words."""
-    if lowercase:
-        line = line.lower()
-    split = {"chars": lyrics.chars, "pinyin": lyrics.pinyin, "words": lyrics.words}[unit]
-    return [t for t in split(line) if t.strip()]
-
-
-def split_lines(data_config, split: str) -> list[list[str]]:
-    """Every non-empty line of the split's texts, as tokens."""
-    out = []
-    for text in corpus_texts(data_config.language, split):
-        for line in text.splitlines():
-            toks = line_tokens(line, data_config.tokens, data_config.lowercase)
-            if toks:
-                out.append(toks)
-    return out
 
 
 def encode(vocab: lyrics.Vocabulary, lines: list[list[str]]):
@@ -95,12 +63,6 @@ def build_vocab(config, lines):
     counts = collections.Counter(t for l in lines for t in l)
     known = set(vocab.tokens)
     return vocab, {t: c for t, c in counts.most_common() if t not in known}
-
-
-def detokenize(tokens: list[str], unit: str) -> str:
-    if unit in ("chars",):
-        return "".join(tokens)
-    return _TIGHT_PUNCT.sub(r"\1", " ".join(tokens))
 
 
 # ---- workdir files -----------------------------------------------------------------------------

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from experiments import lyrics_hmm as experiment
-from musicjax.tasks import lyrics_hmm
+from musicjax.tasks import lyrics_data, lyrics_hmm
 
 pytestmark = pytest.mark.slow  # one tiny fit: EM, SVI and NUTS each compile (about a minute)
 
@@ -64,8 +64,8 @@ def test_sample_is_seeded_and_uses_real_words(fitted):
     lines = lyrics_hmm.sample(workdir, 6, seed=3)
     assert lines == lyrics_hmm.sample(workdir, 6, seed=3) and len(lines) == 6
     assert not any("<unk>" in l or "<eos>" in l for l in lines)
-    train_words = {t for l in lyrics_hmm.split_lines(config.data, "train") for t in l}
-    assert {t for l in lines for t in lyrics_hmm.line_tokens(l, "words", True)} <= train_words
+    train_words = {t for l in lyrics_data.split_lines(config.data, "train") for t in l}
+    assert {t for l in lines for t in lyrics_data.line_tokens(l, "words", True)} <= train_words
 
 
 def test_report_table(fitted):
