@@ -33,10 +33,21 @@ def model_from_config(config, vocab_size: int):
     return IMPLEMENTATIONS[implementation](vocab_size, m.embed_dim, m.hidden, m.num_layers, m.dropout, dtype)
 
 
-def make(config) -> Task:
-    data = MelodyData(tuple(tuple(s) for s in config.data.sources), config.data.steps_per_quarter,
+def data_from_config(config) -> MelodyData:
+    return MelodyData(tuple(tuple(s) for s in config.data.sources), config.data.steps_per_quarter,
                       config.data.min_pitch, config.data.max_pitch)
-    model = model_from_config(config, data.codec.vocab_size)
+
+
+def make(config) -> Task:
+    data = data_from_config(config)
+    return melody_lm_task(config, data, model_from_config(config, data.codec.vocab_size), name="lstm")
+
+
+def melody_lm_task(config, data: MelodyData, model, name: str) -> Task:
+    """The melody LM task around any language model with `LSTMLanguageModel`'s interface
+    (`apply(tokens [B, T], cache=None, deterministic=...) -> (logits [B, T, V], cache)`): an LSTM, a
+    Transformer. Its report names the model's row `name`. A model with a `max_len` (a Transformer)
+    refuses a sample longer than that, rather than overrun its cache."""
     tx, schedule = optimizer_from_config(config.train)
     seq_len, batch_size, seed = config.train.seq_len, config.train.batch_size, config.seed
     eval_length, eval_batch = config.eval_length, config.eval_batch_size
@@ -72,9 +83,9 @@ def make(config) -> Task:
         on the same targets."""
         windows, notes = eval_set(split)
         tokens = float(windows["mask"].sum())
-        rows = {"lstm": evaluate(state, split)}
-        for name, (nll_sum, correct) in ngram_baselines(eval_set("train")[0], windows, data.codec.vocab_size).items():
-            rows[name] = summarize(nll_sum, tokens, notes, correct)
+        rows = {name: evaluate(state, split)}
+        for baseline, (nll_sum, correct) in ngram_baselines(eval_set("train")[0], windows, data.codec.vocab_size).items():
+            rows[baseline] = summarize(nll_sum, tokens, notes, correct)
         return {"split": split, "models": rows}
 
     def sample(state, num: int, seed: int, temperature: float | None = None, top_k: int | None = None,
@@ -85,8 +96,13 @@ def make(config) -> Task:
         pick = lambda v, d: d if v is None else v
         codec = data.codec
         prefix = np.concatenate([[BOS], codec.encode(primer)]) if primer is not None else np.array([BOS])
+        num_steps = pick(steps, s.steps)
+        max_len = getattr(model, "max_len", None)
+        if max_len is not None and len(prefix) + num_steps > max_len:
+            raise ValueError(f"a primer of {len(prefix) - 1} tokens and {num_steps} steps exceed the model's "
+                             f"max_len {max_len}: ask for fewer steps or a shorter primer")
         tokens = jnp.asarray(np.tile(prefix, (num, 1)), jnp.int32)
-        out = sample_lm(model, state.params, tokens, jax.random.key(seed), num_steps=pick(steps, s.steps),
+        out = sample_lm(model, state.params, tokens, jax.random.key(seed), num_steps=num_steps,
                         temperature=float(pick(temperature, s.temperature)), top_k=int(pick(top_k, s.top_k)),
                         top_p=float(pick(top_p, s.top_p)), eos=EOS, pad=PAD)
         out = np.asarray(jax.device_get(out))

@@ -1,0 +1,43 @@
+"""Music Transformer (relative attention, Huang et al. 2018) on the melody LSTM's data: Essen folk
+songs and the Bach chorale sopranos as melody tokens at 4 steps per quarter, the same windows,
+loss, splits and evaluation (`experiments/melody_lstm.py`), so the two rows compare directly.
+
+Run:      musicjax train experiments/transformer_melody.py:default --workdir runs/transformer_melody
+Variants: tiny (seconds; tests), default (the family's defaults), absolute (no relative term: the
+          ablation), large.
+"""
+
+import ml_collections
+
+from experiments import melody_lstm
+
+CHOICES = {k: v for k, v in melody_lstm.CHOICES.items() if not k.startswith("model.")}
+
+
+def get_config(variant: str = "default") -> ml_collections.ConfigDict:
+    c = melody_lstm.get_config("tiny" if variant == "tiny" else "default")
+    c.model_family = "music_transformer"
+    c.model = ml_collections.ConfigDict()
+    c.model.model_dim = 256  # residual stream width (embedding size)
+    c.model.num_layers = 4  # decoder blocks
+    c.model.num_heads = 8  # attention heads per block
+    c.model.ff_dim = 1024  # feed-forward hidden units
+    c.model.max_len = 512  # KV-cache slots: the longest sequence scored or sampled in one piece
+    c.model.max_distance = 0  # relative distances embedded (0: train.seq_len); longer ones are clipped
+    c.model.dropout = 0.1  # embedding, attention weights, residual branches
+    c.model.relative = True  # relative position logits (False: no position information but causality)
+    c.train.learning_rate = 1e-3  # peak
+    c.train.warmup_steps = 100
+    if variant == "tiny":
+        c.model.model_dim, c.model.num_layers, c.model.num_heads, c.model.ff_dim = 32, 2, 4, 64
+        c.model.max_len = 64
+        c.train.warmup_steps = 2
+    elif variant == "absolute":
+        c.model.relative = False
+    elif variant == "large":
+        c.model.model_dim, c.model.num_layers, c.model.ff_dim = 384, 6, 1536
+        c.train.num_steps = 5000
+        c.eval_every = c.checkpoint_every = 500
+    elif variant != "default":
+        raise ValueError(f"unknown variant {variant!r}: tiny, default, absolute, large")
+    return c

@@ -1,0 +1,208 @@
+"""The Music Transformer (Huang et al. 2018): a pre-norm, decoder-only Transformer whose self-attention
+adds a learned relative-position term, computed in the memory-efficient "skewing" form, with a KV
+cache for decoding inside the shared `lax.scan` sampler.
+
+Relative attention. Each layer and head has embeddings E [max_distance, head_dim] of the relative
+distances (row r is distance max_distance - 1 - r: the last row is distance 0, the key at the
+query's own position). The logit of query i and key j <= i is (q_i . k_j + q_i . E[row(i - j)]) /
+sqrt(head_dim), a distance beyond max_distance - 1 clipped to it (Shaw et al. 2018): set
+max_distance to the training length, so that sampling or scoring longer sequences never reads an
+embedding no gradient reached. Training computes the second term as Q E_L^T [L, L] (E_L: the rows of
+distances L - 1 .. 0) and "skews" it (pad one column, reshape, drop a row) so that each entry lands
+at its key: O(L . D) extra memory, where gathering an embedding per (i, j) pair would take
+O(L^2 . D). A cached step has one query per row and gathers its row of Q E^T directly.
+
+The cache is a tuple of per-layer (keys, values) [B, heads, max_len, head_dim] and `pos`, a 0-d
+int32 shared by every row (how many positions are filled): the sampler and beam search keep 0-d
+leaves as they are and reorder the rest by row."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+Cache = dict  # {"layers": tuple[(keys, values)], "pos": int32 scalar}
+NEG_INF = -1e9  # masked logits: finite, so a fully masked row softmaxes to uniform instead of NaN
+
+
+def skew(rel_logits):
+    """rel_logits [..., L, L], column c the query's logit for relative distance L - 1 - c ->
+    [..., L, L] with entry (i, j) the logit for distance i - j (entries j > i are garbage; mask them).
+
+    Pad one zero column on the left ([..., L, L + 1]), reshape to [..., L + 1, L] and drop the first
+    row: row i shifts left by L - 1 - i, which moves column L - 1 - (i - j) to column j."""
+    *lead, length, _ = rel_logits.shape
+    padded = jnp.pad(rel_logits, [(0, 0)] * len(lead) + [(0, 0), (1, 0)])
+    return padded.reshape(*lead, length + 1, length)[..., 1:, :]
+
+
+def _rows(distance, max_distance: int):
+    """Relative distances (>= 0; any shape) -> their rows of E, clipped at max_distance - 1."""
+    return max_distance - 1 - jnp.clip(distance, 0, max_distance - 1)
+
+
+def relative_logits_naive(q, rel_emb):
+    """The O(L^2 . D) reference: q [B, H, L, Dh], rel_emb [H, max_distance, Dh] -> [B, H, L, L] with
+    entry (i, j) = q_i . E[row(i - j)] for j <= i, 0 above the diagonal."""
+    length = q.shape[2]
+    i, j = jnp.arange(length)[:, None], jnp.arange(length)[None, :]
+    per_pair = rel_emb[:, _rows(i - j, rel_emb.shape[1])]  # [H, L, L, Dh]: one embedding per (query, key)
+    out = jnp.einsum("bhid,hijd->bhij", q, per_pair)
+    return jnp.where(j <= i, out, 0.0)
+
+
+def relative_logits(q, rel_emb):
+    """Skewed form of `relative_logits_naive`: q [B, H, L, Dh], rel_emb [H, max_distance, Dh] ->
+    [B, H, L, L], entries above the diagonal unspecified."""
+    length = q.shape[2]
+    by_distance = rel_emb[:, _rows(length - 1 - jnp.arange(length), rel_emb.shape[1])]  # [H, L, Dh]
+    return skew(jnp.einsum("bhid,hcd->bhic", q, by_distance))
+
+
+def cached_relative_logits(q, rel_emb, query_pos, num_keys: int):
+    """q [B, H, T, Dh] at absolute positions query_pos [T] -> [B, H, T, num_keys]: the relative
+    term for every cache slot j < num_keys (slots after a query's position unspecified)."""
+    all_distances = jnp.einsum("bhtd,hrd->bhtr", q, rel_emb)  # [B, H, T, max_distance]
+    index = _rows(query_pos[:, None] - jnp.arange(num_keys)[None, :], rel_emb.shape[1])  # [T, num_keys]
+    return jnp.take_along_axis(all_distances, jnp.broadcast_to(index, q.shape[:2] + index.shape), axis=-1)
+
+
+class RelativeSelfAttention(nn.Module):
+    """Causal multi-head self-attention with relative position logits; x [B, T, D] -> [B, T, D]."""
+
+    num_heads: int
+    max_len: int  # cache slots: the longest sequence it can decode
+    max_distance: int  # relative distances embedded; longer ones are clipped to the last
+    dropout: float = 0.0
+    relative: bool = True
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, layer_cache=None, pos=None, deterministic: bool = True):
+        """Without a cache: the whole sequence, returning (out, its keys and values padded to
+        max_len). With `layer_cache` (keys, values) [B, H, max_len, Dh] and `pos` (0-d, the first
+        position of x): x is appended there and attends to every filled slot."""
+        batch, length, dim = x.shape
+        if dim % self.num_heads:
+            raise ValueError(f"model dimension {dim} is not divisible by {self.num_heads} heads")
+        head_dim = dim // self.num_heads
+        dense = lambda name: nn.DenseGeneral((self.num_heads, head_dim), dtype=self.dtype,
+                                             param_dtype=jnp.float32, name=name)
+        # [B, T, H, Dh] -> [B, H, T, Dh]
+        q, k, v = (jnp.swapaxes(dense(n)(x), 1, 2) for n in ("query", "key", "value"))
+        q = q / jnp.sqrt(head_dim).astype(q.dtype)
+        rel_emb = (self.param("relative_embedding", nn.initializers.normal(head_dim ** -0.5),
+                              (self.num_heads, self.max_distance, head_dim), jnp.float32).astype(self.dtype)
+                   if self.relative else None)
+
+        if layer_cache is None:
+            if length > self.max_len:
+                raise ValueError(f"sequence of {length} positions is longer than the model's max_len {self.max_len}")
+            logits = jnp.einsum("bhid,bhjd->bhij", q, k).astype(jnp.float32)
+            if self.relative:
+                logits = logits + relative_logits(q, rel_emb).astype(jnp.float32)
+            visible = jnp.tril(jnp.ones((length, length), bool))
+            pad = [(0, 0), (0, 0), (0, self.max_len - length), (0, 0)]
+            new_cache = (jnp.pad(k, pad), jnp.pad(v, pad))
+            keys, values = k, v
+        else:
+            keys = jax.lax.dynamic_update_slice(layer_cache[0], k.astype(layer_cache[0].dtype), (0, 0, pos, 0))
+            values = jax.lax.dynamic_update_slice(layer_cache[1], v.astype(layer_cache[1].dtype), (0, 0, pos, 0))
+            new_cache = (keys, values)
+            query_pos = pos + jnp.arange(length)
+            logits = jnp.einsum("bhid,bhjd->bhij", q, keys.astype(q.dtype)).astype(jnp.float32)
+            if self.relative:
+                logits = logits + cached_relative_logits(q, rel_emb, query_pos, self.max_len).astype(jnp.float32)
+            visible = jnp.arange(self.max_len)[None, :] <= query_pos[:, None]  # [T, max_len]
+        logits = jnp.where(visible, logits, NEG_INF)
+        weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
+        weights = nn.Dropout(self.dropout)(weights, deterministic=deterministic or self.dropout == 0)
+        out = jnp.einsum("bhij,bhjd->bhid", weights, values.astype(self.dtype))
+        out = nn.DenseGeneral(dim, axis=(-2, -1), dtype=self.dtype, param_dtype=jnp.float32,
+                              name="out")(jnp.swapaxes(out, 1, 2))  # [B, T, H, Dh] -> [B, T, D]
+        return out, new_cache
+
+
+class TransformerLayer(nn.Module):
+    """Pre-norm block: x + attention(norm(x)), then x + feed-forward(norm(x)); x [B, T, D]."""
+
+    num_heads: int
+    ff_dim: int
+    max_len: int
+    max_distance: int
+    dropout: float = 0.0
+    relative: bool = True
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, layer_cache=None, pos=None, deterministic: bool = True):
+        drop = lambda y: nn.Dropout(self.dropout)(y, deterministic=deterministic or self.dropout == 0)
+        norm = lambda name: nn.LayerNorm(dtype=jnp.float32, name=name)
+        attention = RelativeSelfAttention(self.num_heads, self.max_len, self.max_distance, self.dropout,
+                                          self.relative, self.dtype, name="attention")
+        h, new_cache = attention(norm("norm_attention")(x).astype(self.dtype), layer_cache, pos, deterministic)
+        x = x + drop(h).astype(x.dtype)
+        h = norm("norm_ff")(x).astype(self.dtype)
+        h = nn.Dense(self.ff_dim, dtype=self.dtype, param_dtype=jnp.float32, name="ff_in")(h)
+        h = nn.Dense(x.shape[-1], dtype=self.dtype, param_dtype=jnp.float32, name="ff_out")(nn.relu(h))
+        return x + drop(h).astype(x.dtype), new_cache
+
+
+class TransformerStack(nn.Module):
+    """Embedded inputs x [B, T, D] (float32 residual stream) -> (normed outputs [B, T, D], cache)."""
+
+    num_layers: int
+    num_heads: int
+    ff_dim: int
+    max_len: int
+    max_distance: int
+    dropout: float = 0.0
+    relative: bool = True
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x, cache: Cache | None = None, deterministic: bool = True):
+        """With `cache` None, x is the start of a sequence (positions 0..T-1) and the returned cache
+        holds it; with a cache, x continues from cache['pos']."""
+        length = x.shape[1]
+        pos = None if cache is None else cache["pos"]
+        x = nn.Dropout(self.dropout)(x, deterministic=deterministic or self.dropout == 0)
+        layers = []
+        for i in range(self.num_layers):
+            layer_cache = None if cache is None else cache["layers"][i]
+            layer = TransformerLayer(self.num_heads, self.ff_dim, self.max_len, self.max_distance, self.dropout,
+                                     self.relative, self.dtype, name=f"layer_{i}")
+            x, new = layer(x, layer_cache, pos, deterministic)
+            layers.append(new)
+        start = jnp.zeros((), jnp.int32) if cache is None else cache["pos"]
+        x = nn.LayerNorm(dtype=jnp.float32, name="norm_out")(x)
+        return x, {"layers": tuple(layers), "pos": start + length}
+
+
+class MusicTransformer(nn.Module):
+    """tokens [B, T] int -> (logits [B, T, vocab] float32, cache): a language model with the
+    interface of `LSTMLanguageModel` (the returned cache plays the carries' part), so the shared
+    loss, evaluation and sampler take it unchanged."""
+
+    vocab_size: int
+    model_dim: int
+    num_layers: int
+    num_heads: int
+    ff_dim: int
+    max_len: int
+    max_distance: int
+    dropout: float = 0.0
+    relative: bool = True
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, tokens, cache: Cache | None = None, deterministic: bool = True):
+        x = nn.Embed(self.vocab_size, self.model_dim, name="embed")(tokens) * jnp.sqrt(self.model_dim)
+        stack = TransformerStack(self.num_layers, self.num_heads, self.ff_dim, self.max_len, self.max_distance,
+                                 self.dropout, self.relative, self.dtype, name="decoder")
+        x, cache = stack(x, cache, deterministic)
+        logits = nn.Dense(self.vocab_size, dtype=self.dtype, param_dtype=jnp.float32, name="logits")(x.astype(self.dtype))
+        return logits.astype(jnp.float32), cache

@@ -1,0 +1,158 @@
+"""The Music Transformer against plain references: skewed relative logits equal the O(L^2 . D)
+gather, attention is causal, cached decoding equals full recomputation token by token (float32 and
+bfloat16), the shared sampler and beam search run on its cache, and one compilation per shape."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from musicjax.models.transformer import MusicTransformer, relative_logits, relative_logits_naive, skew
+from musicjax.sample.sampling import beam_search_lm, sample_lm
+
+
+def small_model(dtype=jnp.float32, relative=True, max_len=24, max_distance=12):
+    """max_distance below the lengths used here, so clipped distances are exercised too."""
+    return MusicTransformer(vocab_size=19, model_dim=32, num_layers=2, num_heads=4, ff_dim=48, max_len=max_len,
+                            max_distance=max_distance, dropout=0.1, relative=relative, dtype=dtype)
+
+
+@pytest.fixture(scope="module")
+def model_and_params():
+    model = small_model()
+    params = model.init(jax.random.key(0), jnp.zeros((1, 4), jnp.int32))["params"]
+    # Relative embeddings start small; make them matter so that a wrong index cannot hide.
+    params = jax.tree_util.tree_map_with_path(
+        lambda p, x: x * 8.0 if "relative_embedding" in jax.tree_util.keystr(p) else x, params)
+    return model, params
+
+
+def test_skew_moves_each_distance_to_its_key():
+    length = 5
+    # column c of row i holds the distance L - 1 - c, tagged with the row
+    rel = jnp.array([[100 * i + (length - 1 - c) for c in range(length)] for i in range(length)], jnp.float32)
+    out = np.asarray(skew(rel))
+    for i in range(length):
+        for j in range(i + 1):
+            assert out[i, j] == 100 * i + (i - j)
+
+
+@pytest.mark.parametrize("length,max_distance", [(1, 1), (7, 7), (7, 12), (9, 4)])
+def test_skewed_relative_logits_equal_the_naive_gather(length, max_distance):
+    kq, ke = jax.random.split(jax.random.key(length * 31 + max_distance))
+    q = jax.random.normal(kq, (2, 3, length, 8))
+    emb = jax.random.normal(ke, (3, max_distance, 8))
+    fast = np.asarray(relative_logits(q, emb))
+    naive = np.asarray(relative_logits_naive(q, emb))
+    below = np.tril(np.ones((length, length), bool))
+    np.testing.assert_allclose(fast[..., below], naive[..., below], rtol=1e-5, atol=1e-5)
+
+
+def test_distances_beyond_max_distance_share_the_last_embedding():
+    q = jax.random.normal(jax.random.key(9), (1, 1, 8, 4))
+    emb = jax.random.normal(jax.random.key(10), (1, 3, 4))
+    out = np.asarray(relative_logits(q, emb))[0, 0]
+    far = np.asarray(q[0, 0] @ emb[0, 0])  # row 0: distance 2, the clipped one
+    for i in range(8):
+        for j in range(i - 1):  # distance >= 2
+            assert np.isclose(out[i, j], far[i], atol=1e-5)
+
+
+def test_longer_than_max_len_is_a_clear_error():
+    model = small_model(max_len=8)
+    with pytest.raises(ValueError, match="longer than the model's max_len 8"):
+        model.init(jax.random.key(0), jnp.zeros((1, 9), jnp.int32))
+
+
+def test_attention_is_causal(model_and_params):
+    model, params = model_and_params
+    tokens = jax.random.randint(jax.random.key(1), (2, 16), 0, 19)
+    changed = tokens.at[:, 10:].set((tokens[:, 10:] + 5) % 19)
+    a, _ = model.apply({"params": params}, tokens)
+    b, _ = model.apply({"params": params}, changed)
+    np.testing.assert_allclose(a[:, :10], b[:, :10], rtol=1e-5, atol=1e-5)
+    assert not np.allclose(a[:, 10:], b[:, 10:], atol=1e-3)
+
+
+def test_relative_positions_change_the_output(model_and_params):
+    model, params = model_and_params
+    tokens = jax.random.randint(jax.random.key(2), (2, 12), 0, 19)
+    with_rel, _ = model.apply({"params": params}, tokens)
+    zeroed = jax.tree_util.tree_map_with_path(
+        lambda p, x: x * 0.0 if "relative_embedding" in jax.tree_util.keystr(p) else x, params)
+    without, _ = model.apply({"params": zeroed}, tokens)
+    assert float(jnp.abs(with_rel - without).max()) > 1e-2
+
+
+@pytest.mark.parametrize("dtype,tol", [(jnp.float32, 2e-5), (jnp.bfloat16, 0.15)])
+def test_cached_decoding_equals_full_recomputation(dtype, tol):
+    model = small_model(dtype)
+    params = model.init(jax.random.key(3), jnp.zeros((1, 4), jnp.int32))["params"]
+    tokens = jax.random.randint(jax.random.key(4), (3, 20), 0, 19)
+    full, _ = model.apply({"params": params}, tokens)
+    primer = 5
+    logits, cache = model.apply({"params": params}, tokens[:, :primer])
+    np.testing.assert_allclose(logits, full[:, :primer], atol=tol, rtol=tol)
+    step = jax.jit(lambda t, c: model.apply({"params": params}, t, c))
+    for t in range(primer, tokens.shape[1]):
+        logits, cache = step(tokens[:, t:t + 1], cache)
+        np.testing.assert_allclose(logits[:, 0], full[:, t], atol=tol, rtol=tol, err_msg=f"position {t}")
+    assert int(cache["pos"]) == tokens.shape[1]
+    assert step._cache_size() == 1  # every step reuses one program: the position is traced
+
+
+def test_absolute_baseline_without_relative_term_still_decodes():
+    model = small_model(relative=False)
+    params = model.init(jax.random.key(5), jnp.zeros((1, 4), jnp.int32))["params"]
+    assert not any("relative_embedding" in jax.tree_util.keystr(p)
+                   for p, _ in jax.tree_util.tree_flatten_with_path(params)[0])
+    tokens = jax.random.randint(jax.random.key(6), (2, 9), 0, 19)
+    full, _ = model.apply({"params": params}, tokens)
+    _, cache = model.apply({"params": params}, tokens[:, :4])
+    logits, _ = model.apply({"params": params}, tokens[:, 4:5], cache)
+    np.testing.assert_allclose(logits[:, 0], full[:, 4], atol=2e-5)
+
+
+def test_shared_sampler_and_beam_search_run_on_the_kv_cache(model_and_params):
+    model, params = model_and_params
+    primer = jnp.zeros((2, 3), jnp.int32)
+    kwargs = dict(num_steps=12, eos=18, pad=0)
+    a = sample_lm(model, params, primer, jax.random.key(7), temperature=1.0, top_k=0, top_p=1.0, **kwargs)
+    b = sample_lm(model, params, primer, jax.random.key(7), temperature=0.7, top_k=5, top_p=0.9, **kwargs)
+    assert a.shape == b.shape == (2, 12)
+    assert sample_lm._cache_size() >= 1
+    size = sample_lm._cache_size()
+    sample_lm(model, params, primer, jax.random.key(8), temperature=0.3, top_k=2, top_p=0.5, **kwargs)
+    assert sample_lm._cache_size() == size  # new sampling settings, no new compilation
+
+    # Greedy decoding through the sampler equals argmax over full recomputation of the sequence.
+    greedy = sample_lm(model, params, primer, jax.random.key(0), temperature=0.0, top_k=0, top_p=1.0,
+                       num_steps=6, eos=-1, pad=0)
+    seq = primer
+    for _ in range(6):
+        logits, _ = model.apply({"params": params}, seq)
+        seq = jnp.concatenate([seq, jnp.argmax(logits[:, -1], -1)[:, None].astype(jnp.int32)], axis=1)
+    np.testing.assert_array_equal(greedy, seq[:, 3:])
+
+    tokens, log_probs, _ = beam_search_lm(model, params, primer, beam_size=3, num_steps=6, eos=-1, pad=0,
+                                          length_alpha=0.0)
+    # Beam 1 of a beam of 3 is at least as probable as greedy, and its log-probability is that of
+    # the full model on the sequence.
+    full, _ = model.apply({"params": params}, jnp.concatenate([primer, tokens[:, 0]], axis=1))
+    lp = jax.nn.log_softmax(full[:, 2:-1], -1)
+    scored = jnp.take_along_axis(lp, tokens[:, 0][..., None], -1)[..., 0].sum(-1)
+    np.testing.assert_allclose(log_probs[:, 0], scored, atol=1e-4)
+    greedy_lp = jnp.take_along_axis(jax.nn.log_softmax(model.apply({"params": params}, seq)[0][:, 2:-1], -1),
+                                    seq[:, 3:, None], -1)[..., 0].sum(-1)
+    assert np.all(np.asarray(log_probs[:, 0]) >= np.asarray(greedy_lp) - 1e-5)
+
+
+def test_dropout_is_active_only_in_training(model_and_params):
+    model, params = model_and_params
+    tokens = jnp.ones((2, 8), jnp.int32)
+    a, _ = model.apply({"params": params}, tokens, deterministic=False, rngs={"dropout": jax.random.key(1)})
+    b, _ = model.apply({"params": params}, tokens, deterministic=False, rngs={"dropout": jax.random.key(2)})
+    c, _ = model.apply({"params": params}, tokens)
+    d, _ = model.apply({"params": params}, tokens)
+    assert not np.allclose(a, b)
+    np.testing.assert_array_equal(c, d)
