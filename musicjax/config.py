@@ -29,6 +29,7 @@ FAMILY_DEFAULTS = {
     "lyrics_hmm": ("lyrics_hmm.py", "zh_chars"),
     "pianoroll_gan": ("pianoroll_gan.py", "default"),
     "music_transformer": ("transformer_melody.py", "default"),
+    "chorale_frames": ("chorale_frames.py", "lstm_nade"),
 }
 _SET_BY_LOADER = ("experiment",)  # fields load_config adds itself
 

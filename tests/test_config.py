@@ -109,7 +109,9 @@ def test_every_variant_of_every_experiment_matches_its_family():
                 "music_vae.py": ("mel_2bar", "mel_16bar_flat", "mel_16bar_hier", "tiny"),
                 "lyrics_hmm.py": ("zh_chars", "zh_pinyin", "de_words", "en_words", "tiny"),
                 "pianoroll_gan.py": ("default", "wgan_gp", "hinge", "essen", "tiny", "tiny,hinge"),
-                "transformer_melody.py": ("tiny", "default", "absolute", "large")}
+                "transformer_melody.py": ("tiny", "default", "absolute", "large"),
+                "chorale_frames.py": ("lstm_sigmoid", "lstm_nade", "transformer_nade", "transformer_sigmoid",
+                                      "tiny")}
     for file, names in variants.items():
         for v in names:
             c = load_config(f"experiments/{file}:{v}")

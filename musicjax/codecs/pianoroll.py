@@ -40,6 +40,23 @@ class PianorollCodec:
             onsets[a, p] = True
         return (roll, onsets) if with_onsets else roll
 
+    def sampled(self, score: Score) -> np.ndarray:
+        """Score -> roll [frames, num_pitches] bool of the notes sounding at each frame's start
+        (start_q <= f / fpq < end_q): the JSB Chorales' sampling, where a note between two frame
+        starts (a passing eighth) is not seen. Frames run to the last note's end."""
+        lo, hi = int(score.pitch.min()), int(score.pitch.max())
+        if lo < self.min_pitch or hi >= self.min_pitch + self.num_pitches:
+            raise ValueError(f"pitches {lo}-{hi} outside the roll's range {self.min_pitch}-"
+                             f"{self.min_pitch + self.num_pitches - 1}")
+        fpq = self.frames_per_quarter
+        # the first frame start at or after each note's start, and the first at or after its end
+        first = np.ceil(score.start_q * fpq - 1e-9).astype(np.int64)
+        stop = np.ceil(score.end_q * fpq - 1e-9).astype(np.int64)
+        roll = np.zeros((int(stop.max()), self.num_pitches), bool)
+        for a, b, p in zip(first, stop, score.pitch - self.min_pitch):
+            roll[a:b, p] = True
+        return roll
+
     def decode(self, roll, onsets=None, qpm: float = 120.0, velocity: int = 80, meta: Metadata = Metadata()) -> Score:
         """roll [frames, num_pitches] (bool or probabilities > 0.5) -> one-part Score."""
         roll = np.asarray(roll) > 0.5 if np.asarray(roll).dtype != bool else np.asarray(roll)

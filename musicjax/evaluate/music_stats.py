@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from musicjax.data.augment import tonic_pitch_class
 from musicjax.data.notation import MAJOR_PROFILE, MINOR_PROFILE
 from musicjax.data.score import Score
 
@@ -23,6 +24,17 @@ def estimate_key(score: Score) -> tuple[int, str]:
             if np.isfinite(r) and r > best[0]:
                 best = (r, tonic, mode)
     return best[1], best[2]
+
+
+def key_label(score: Score) -> int:
+    """tonic pitch class + 12 * minor of the piece's notated key (estimated where it has none)."""
+    tonic = tonic_pitch_class(score.meta.key)
+    if tonic is None:
+        tonic, mode = estimate_key(score)
+    else:
+        words = score.meta.key.split()
+        mode = words[1].lower() if len(words) > 1 else "major"
+    return int(tonic) + 12 * (mode == "minor")
 
 
 def pitch_ngram_repetition(score: Score, n: int = 4) -> float:

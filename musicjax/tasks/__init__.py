@@ -14,6 +14,7 @@ FAMILIES = {
     "lyrics_hmm": "musicjax.tasks.lyrics_hmm",
     "pianoroll_gan": "musicjax.tasks.pianoroll_gan",
     "music_transformer": "musicjax.tasks.music_transformer",
+    "chorale_frames": "musicjax.tasks.chorale_frames",
 }
 
 

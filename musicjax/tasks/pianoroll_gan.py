@@ -55,10 +55,10 @@ import optax
 
 from musicjax.codecs.pianoroll import PianorollCodec
 from musicjax.data import datasets
-from musicjax.data.augment import tonic_pitch_class
 from musicjax.data.records import record_to_score
 from musicjax.data.score import Metadata, Part, Score, make_score
 from musicjax.evaluate import pianoroll_metrics as pm
+from musicjax.evaluate.music_stats import key_label
 from musicjax.models.pianoroll_gan import Discriminator, Generator, SegmentClassifier, straight_through
 from musicjax.train.losses import gan_discriminator_loss, gan_generator_loss, gradient_penalty
 from musicjax.train.optim import make_optimizer, make_schedule
@@ -124,19 +124,6 @@ def score_to_roll(score: Score, spec: SegmentSpec) -> tuple[np.ndarray, np.ndarr
         else:
             outside[s:e] = True
     return roll, outside
-
-
-def key_label(score: Score) -> int:
-    """tonic pitch class + 12 * minor of the piece's notated key (estimated where it has none)."""
-    tonic = tonic_pitch_class(score.meta.key)
-    if tonic is None:
-        from musicjax.evaluate.music_stats import estimate_key
-
-        tonic, mode = estimate_key(score)
-    else:
-        words = score.meta.key.split()
-        mode = words[1].lower() if len(words) > 1 else "major"
-    return int(tonic) + 12 * (mode == "minor")
 
 
 def segments(spec: SegmentSpec, split: str) -> dict:

@@ -1,5 +1,5 @@
-"""Losses shared by the model families, written once: token cross-entropy, the Gaussian KL with
-free bits, and the annealed KL weight."""
+"""Losses shared by the model families, written once: token cross-entropy, the multi-hot frame
+NLL, the Gaussian KL with free bits, the annealed KL weight and the adversarial losses."""
 
 from __future__ import annotations
 
@@ -18,6 +18,18 @@ def token_cross_entropy(logits, targets, mask):
     count = jnp.sum(mask)
     correct = jnp.sum((jnp.argmax(logits, -1) == targets) * mask)
     return total / jnp.maximum(count, 1.0), total, count, correct
+
+
+def frame_nll(logits, frames, mask):
+    """Negative log-likelihood (nats) of multi-hot frames under per-key Bernoulli logits, summed over
+    the keys of a frame and averaged over frames where mask is 1 (the JSB Chorales score).
+
+    logits, frames [batch, time, keys]; mask [batch, time]. Returns (mean, sum, count)."""
+    per_key = optax.sigmoid_binary_cross_entropy(logits.astype(jnp.float32), frames.astype(jnp.float32))
+    mask = mask.astype(jnp.float32)
+    total = jnp.sum(per_key.sum(-1) * mask)
+    count = jnp.sum(mask)
+    return total / jnp.maximum(count, 1.0), total, count
 
 
 def gaussian_kl(mu, log_var):

@@ -1,0 +1,88 @@
+"""The chorale frame benchmark's data and task: pieces moved to C and sampled at quarter-note
+starts, a piece-level split that keeps a melody in one split, every frame of a split scored once,
+training lowers the NLL, and samples come back as Scores."""
+
+import json
+
+import numpy as np
+import pytest
+
+from musicjax.config import load_config
+from musicjax.data.score import Part, make_score
+from musicjax.data.augment import tonic_pitch_class
+from musicjax.tasks import chorale_frames as cf
+from musicjax.tasks import make
+from musicjax.train.loop import restore_state, train
+
+SPEC = cf.FrameSpec()
+
+
+def test_frames_sample_notes_sounding_at_each_quarter_start():
+    # C4 for a quarter, D4 a dotted quarter from beat 1, a passing E4 eighth at 2.5 (no frame
+    # starts inside it), G4 from 3 to 4.
+    score = make_score([60, 62, 64, 67], np.array([0.0, 1.0, 2.5, 3.0]), np.array([1.0, 2.5, 3.0, 4.0]),
+                       parts=(Part(),), meta=cf.Metadata(key="C major"))
+    frames = cf.piece_frames(score, SPEC)
+    on = [sorted(np.flatnonzero(f) + SPEC.min_pitch) for f in frames]
+    assert on == [[60], [62], [62], [67]]
+
+
+def test_pieces_move_their_notated_tonic_to_c_by_the_smaller_shift(chorales):
+    checked = 0
+    for score in chorales[:30]:
+        tonic = tonic_pitch_class(score.meta.key)
+        if tonic is None:
+            continue
+        shift = cf.shift_to_c(score)
+        assert (tonic + shift) % 12 == 0 and -6 <= shift <= 5, score.meta.key
+        frames, unmoved = cf.piece_frames(score, SPEC), SPEC.codec.sampled(score)
+        np.testing.assert_array_equal(np.roll(unmoved, shift, axis=1), frames)  # the same notes, moved
+        checked += 1
+    assert checked >= 20
+    g_major = make_score([67], [0.0], [1.0], parts=(Part(),), meta=cf.Metadata(key="G major"))
+    f_sharp_minor = make_score([66], [0.0], [1.0], parts=(Part(),), meta=cf.Metadata(key="f# minor"))
+    assert cf.shift_to_c(g_major) == 5 and cf.shift_to_c(f_sharp_minor) == -6
+
+
+def test_split_keeps_a_melody_in_one_split_and_counts_every_frame():
+    pieces = cf.split_pieces(SPEC)
+    ids = [set(i for i, _ in pieces[s]) for s in ("train", "valid", "test")]
+    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+    n = sum(len(pieces[s]) for s in ("train", "valid", "test"))
+    assert 0.5 < len(pieces["train"]) / n < 0.7 and len(pieces["test"]) > 40
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    config = load_config("experiments/chorale_frames.py:tiny", ["train.num_steps=10", "train.learning_rate=1e-2"])
+    task = make(config)
+    workdir = tmp_path_factory.mktemp("frames")
+    train(task, config, workdir, quiet=True)
+    state, _ = restore_state(task, config, workdir, "latest")
+    return config, task, workdir, state
+
+
+def test_training_lowers_the_frame_nll(trained):
+    config, task, workdir, state = trained
+    losses = [json.loads(l)["loss"] for l in (workdir / "metrics.jsonl").read_text().splitlines() if '"loss"' in l]
+    assert losses[-1] < losses[0] - 10.0  # from ~61 nats (every key a coin) towards the marginals
+
+
+def test_evaluation_scores_every_frame_once(trained):
+    config, task, workdir, state = trained
+    result = task.evaluate(state, "valid")
+    assert result["frames"] == sum(len(f) for _, f in task.extra["pieces"]("valid"))
+    report = task.report(state, "valid")
+    assert report["models"]["key_marginals"]["frames"] == result["frames"]
+    assert {r["nll_per_frame"] for r in report["published"]} >= {8.45, 5.19}
+
+
+def test_samples_are_scores_of_the_asked_length(trained, chorales):
+    config, task, workdir, state = trained
+    scores = task.sample(state, 2, seed=0, steps=12)
+    assert len(scores) == 2 and all(s.end_q.max() <= 12 for s in scores if s.num_notes)
+    primed = task.sample(state, 1, seed=0, steps=4, primer=chorales[0])[0]
+    first = cf.piece_frames(chorales[0], SPEC)
+    again = SPEC.codec.sampled(primed)
+    assert len(again) >= len(first)
+    np.testing.assert_array_equal(again[:len(first)], first)
