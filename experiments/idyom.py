@@ -10,7 +10,9 @@ Variants: chorales, kinder: viewpoint inputs (previous pitch, interval, scale de
           line end in the Essen ABC); mode), two 1x256 LSTMs per fold (seeds differ, distributions
           averaged), 1,200 steps each;
           chorales_pitch, kinder_pitch: the pitch-only LSTM (256 units, 600 steps, one model);
-          chorales_quick, kinder_quick: one fold, 60 steps at lr 0.01, no LSTM+.
+          chorales_quick, kinder_quick: one fold, 60 steps at lr 0.01, no LSTM+;
+          chorales_transformer, kinder_transformer: the Music Transformer's stack (2 x 128, 4 heads,
+          relative attention) on the same viewpoint inputs, one model per fold (and *_transformer_quick).
           No variant is an error: the variant names the dataset.
 Measured: chorales, 2-core CPU, 2026-11-22, 2,560 s: LSTM 1.949, BOTH 1.999, LSTM+ 1.928 (below
           Pearce's best 1.953), BOTH+ 2.011, ALL+ 1.955 bits/note; each model alone: LSTM+ 2.000 and
@@ -24,7 +26,8 @@ Measured: chorales, 2-core CPU, 2026-11-22, 2,560 s: LSTM 1.949, BOTH 1.999, LST
 import ml_collections
 
 DATASETS = ("chorales", "kinder")
-VARIANTS = tuple(f"{d}{s}" for d in DATASETS for s in ("", "_pitch", "_quick"))
+VARIANTS = tuple(f"{d}{s}" for d in DATASETS
+                 for s in ("", "_pitch", "_quick", "_transformer", "_transformer_quick"))
 VIEWPOINTS = ("pitch", "interval", "degree", "prev_duration", "duration", "rest", "beat", "bar", "fermata",
               "prev_fermata", "mode")
 
@@ -41,6 +44,9 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     c.ppm.stm_escape = "c"  # STM escape method
     c.ppm.bias = 1.0  # entropy-weighting exponent when combining models
     c.lstm = ml_collections.ConfigDict()
+    c.lstm.architecture = "lstm"  # lstm | transformer (the Music Transformer's stack in the LSTM's place)
+    c.lstm.num_heads = 4  # transformer only
+    c.lstm.max_len = 1024  # transformer only: the longest melody it reads
     c.lstm.viewpoints = VIEWPOINTS  # input features (musicjax.codecs.viewpoints.ALL_VIEWPOINTS)
     c.lstm.hidden = 256
     c.lstm.num_layers = 1
@@ -59,7 +65,10 @@ def get_config(variant: str = "") -> ml_collections.ConfigDict:
     if size == "pitch":
         c.lstm.viewpoints, c.lstm.hidden, c.lstm.dropout, c.lstm.steps = ("pitch",), 256, 0.3, 600
         c.lstm.ensemble = 1
-    if size == "quick":
+    if size.startswith("transformer"):
+        c.lstm.architecture, c.lstm.hidden, c.lstm.num_layers, c.lstm.dropout = "transformer", 128, 2, 0.2
+        c.lstm.learning_rate, c.lstm.ensemble = 1e-3, 1
+    if size.endswith("quick"):
         c.lstm.steps, c.lstm.hidden, c.lstm.learning_rate, c.lstm.ensemble = 60, 64, 1e-2, 1
         c.dynamic, c.max_folds = False, 1
     return c

@@ -14,7 +14,11 @@ alphabet IDyOM predicts over. LSTM+ adapts to the test melodies as it goes (dyna
 SGD step on each note's loss after predicting it, back-propagated through the last
 `dynamic_window` notes; kept across the fold's test melodies, like LTM+). BOTH combines the LSTM
 with the PPM* short-term model (STM), BOTH+ LSTM+ with the STM, ALL+ LSTM+ with the PPM* LTM+
-and the STM, all by IDyOM's entropy weighting."""
+and the STM, all by IDyOM's entropy weighting.
+
+`architecture: transformer` puts the Music Transformer's stack (relative attention) in the LSTM's
+place under the same protocol; its dynamic evaluation reads the last `dynamic_window` notes whole
+(a Transformer has no state to carry past the window, where the LSTM starts from its state)."""
 
 from __future__ import annotations
 
@@ -29,6 +33,7 @@ import numpy as np
 from musicjax.codecs.viewpoints import PITCH_ONLY, Vocabulary, check_viewpoints, key_shift, melody_features
 from musicjax.data.idyom import DATASETS, Melody, folds
 from musicjax.models.feature_lstm import FeatureLSTMModel
+from musicjax.models.transformer import FeatureTransformer
 from musicjax.prob.ppm import PPM, combine_entropy_weighted
 from musicjax.train.optim import make_optimizer, make_schedule
 from musicjax.train.step import TrainState, lm_loss_fn, make_train_step
@@ -36,8 +41,11 @@ from musicjax.train.step import TrainState, lm_loss_fn, make_train_step
 
 @dataclasses.dataclass(frozen=True)
 class PitchLSTMConfig:
-    hidden: int = 256
+    architecture: str = "lstm"  # lstm | transformer (the Music Transformer's stack, same inputs and protocol)
+    hidden: int = 256  # LSTM units, or the Transformer's width
     num_layers: int = 1
+    num_heads: int = 4  # transformer only
+    max_len: int = 1024  # transformer only: the longest melody it can read
     dropout: float = 0.3
     steps: int = 600  # Adam steps per fold
     batch_size: int = 32
@@ -88,13 +96,24 @@ def training_batch(train: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig,
     return {"inputs": x, "targets": y, "mask": m}
 
 
+def feature_model(vocab: Vocabulary, cfg: PitchLSTMConfig):
+    """The note model of `cfg.architecture` over the viewpoint inputs."""
+    sizes = tuple(vocab.feature_sizes(cfg.viewpoints))
+    if cfg.architecture == "lstm":
+        return FeatureLSTMModel(sizes, vocab.vocab, cfg.hidden, cfg.num_layers, cfg.dropout)
+    if cfg.architecture == "transformer":
+        # relative distances embedded up to the dynamic window or 128 notes; farther ones are clipped
+        return FeatureTransformer(sizes, vocab.vocab, cfg.hidden, cfg.num_layers, cfg.num_heads, 4 * cfg.hidden,
+                                  cfg.max_len, max(cfg.dynamic_window, 128), cfg.dropout)
+    raise ValueError(f"architecture must be lstm or transformer, got {cfg.architecture!r}")
+
+
 def train_fold(train: list[Melody], vocab: Vocabulary, cfg: PitchLSTMConfig, key, progress=None):
     """One model trained on the training melodies -> (model, params), by the project's one train
     step (musicjax.train.step): mean NLL over the notes, full softmax (transposed copies may leave
     the alphabet), Adam on a warmup-cosine schedule; step s's dropout key is fold_in(key, s).
     `progress(n)`, if given, is told of each step."""
-    model = FeatureLSTMModel(vocab.feature_sizes(cfg.viewpoints), vocab.vocab, cfg.hidden, cfg.num_layers,
-                             cfg.dropout)
+    model = feature_model(vocab, cfg)
     params = model.init(key, jnp.zeros((1, 4, len(cfg.viewpoints)), jnp.int32))["params"]
     schedule = make_schedule("warmup_cosine", cfg.learning_rate, cfg.steps, warmup_steps=min(50, cfg.steps // 10),
                              end_fraction=0.05)
@@ -138,7 +157,8 @@ def dynamic_evaluation(model, params, melodies: list[Melody], vocab: Vocabulary,
             return -lp[y], jax.nn.softmax(jnp.take(logits[0, i], alphabet_ids))
 
         (_, dist), g = jax.value_and_grad(nll, has_aux=True)(p)
-        _, after_first = model.apply({"params": p}, x[None, :1], carry)  # the state one note into the window
+        # the state one note into the window (a Transformer carries none: it reads the window whole)
+        after_first = None if carry is None else model.apply({"params": p}, x[None, :1], carry)[1]
         return jax.tree_util.tree_map(lambda a, b: a - cfg.dynamic_lr * b, p, g), dist, after_first
 
     out = []
@@ -149,7 +169,7 @@ def dynamic_evaluation(model, params, melodies: list[Melody], vocab: Vocabulary,
         xp = np.zeros((n + w, x.shape[1]), np.int32)
         xp[:n] = x
         alphabet_ids = jnp.asarray(vocab.alphabet_ids(shift))
-        carry = model.zero_carries(1)
+        carry = model.zero_carries(1) if hasattr(model, "zero_carries") else None
         start, dists = 0, []
         for i in range(n):
             params, dist, after_first = predict_and_learn(params, carry, xp[start: start + w], int(y[i]), i - start,

@@ -206,3 +206,31 @@ class MusicTransformer(nn.Module):
         x, cache = stack(x, cache, deterministic)
         logits = nn.Dense(self.vocab_size, dtype=self.dtype, param_dtype=jnp.float32, name="logits")(x.astype(self.dtype))
         return logits.astype(jnp.float32), cache
+
+
+class FeatureTransformer(nn.Module):
+    """features [B, T, len(feature_sizes)] int (a multiple-viewpoint input, as `FeatureLSTMModel`'s)
+    -> (logits [B, T, vocab] float32, cache): the sum of one embedding per feature, then the stack."""
+
+    feature_sizes: tuple
+    vocab_size: int
+    model_dim: int
+    num_layers: int
+    num_heads: int
+    ff_dim: int
+    max_len: int
+    max_distance: int
+    dropout: float = 0.0
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, features, cache: Cache | None = None, deterministic: bool = True):
+        if features.shape[-1] != len(self.feature_sizes):
+            raise ValueError(f"features have {features.shape[-1]} columns, the model {len(self.feature_sizes)}")
+        x = sum(nn.Embed(size, self.model_dim, name=f"embed_{f}")(features[..., f])
+                for f, size in enumerate(self.feature_sizes)) * jnp.sqrt(self.model_dim / len(self.feature_sizes))
+        stack = TransformerStack(self.num_layers, self.num_heads, self.ff_dim, self.max_len, self.max_distance,
+                                 self.dropout, True, self.dtype, name="decoder")
+        x, cache = stack(x, cache, deterministic)
+        logits = nn.Dense(self.vocab_size, dtype=self.dtype, param_dtype=jnp.float32, name="logits")(x.astype(self.dtype))
+        return logits.astype(jnp.float32), cache

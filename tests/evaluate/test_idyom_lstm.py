@@ -93,3 +93,21 @@ def test_an_ensemble_averages_its_members_and_its_first_member_is_the_single_mod
     assert a == pytest.approx(single["bits_per_note"]["LSTM"], abs=1e-6) and abs(a - b) > 1e-3  # seeds differ
     assert pair["bits_per_note"]["LSTM"] < (a + b) / 2  # -log of a mean of probabilities is below the mean of -logs
     assert set(pair["bits_per_note"]) == {"LSTM", "BOTH"}
+
+
+def test_the_transformer_runs_the_same_protocol():
+    mels = list(kinder_melodies())
+    vocab = Vocabulary.for_dataset(mels, 12)
+    cfg = PitchLSTMConfig(architecture="transformer", hidden=32, num_layers=1, steps=30, learning_rate=3e-3,
+                          viewpoints=ALL_VIEWPOINTS[:3], dynamic_window=6, dynamic_lr=0.0, max_len=256)
+    model, params = train_fold(mels[20:], vocab, cfg, jax.random.key(0))
+    static = melody_distributions(model, params, mels[:2], vocab, cfg)
+    frozen = dynamic_evaluation(model, params, mels[:2], vocab, cfg)
+    for s, d in zip(static, frozen):
+        np.testing.assert_allclose(s.sum(-1), 1.0, rtol=1e-5)
+        # inside the first window both read the same notes; after it the window forgets the start
+        np.testing.assert_allclose(d[:cfg.dynamic_window], s[:cfg.dynamic_window], rtol=1e-4, atol=1e-6)
+        assert not np.allclose(d[cfg.dynamic_window + 2:], s[cfg.dynamic_window + 2:], atol=1e-4)
+    bits = lambda dists: np.mean([-np.log2(d[np.arange(len(d)), vocab.symbols(m)]).mean()
+                                  for m, d in zip(mels[:2], dists)])
+    assert bits(static) < np.log2(len(vocab.alphabet))  # it learned something in 30 steps
