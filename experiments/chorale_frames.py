@@ -41,12 +41,12 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
     c.model.ff_dim = 512  # transformer only
     c.model.max_len = 512  # transformer only: KV-cache slots (longest piece scored or sampled)
     c.model.max_distance = 0  # transformer only: relative distances embedded (0: train.seq_len)
-    c.model.nade_hidden = 150  # NADE hidden units
+    c.model.nade_hidden = 64  # NADE hidden units (each step holds [frames, 88, nade_hidden] activations)
     c.model.dropout = 0.3  # on the body's output (and inside the Transformer)
 
     c.train = ml_collections.ConfigDict()
-    c.train.batch_size = 32  # windows per step
-    c.train.seq_len = 128  # frames per window (most pieces fit whole)
+    c.train.batch_size = 16  # windows per step
+    c.train.seq_len = 64  # frames per window (most pieces fit whole: median 48)
     c.train.num_steps = 1500  # the sigmoid LSTM at 2e-3 overfit after ~750 steps of a 3000-step schedule
     c.train.optimizer = "adam"
     c.train.learning_rate = 2e-3
