@@ -80,7 +80,7 @@ def split_pieces(spec: FrameSpec) -> dict:
             try:
                 frames = piece_frames(score, spec)
             except ValueError as e:
-                reason = str(e).split(" ")[0] if str(e) == "no notes" else "out_of_range"
+                reason = "no_notes" if str(e) == "no notes" else "off_the_keyboard"
                 out["skipped"][reason] = out["skipped"].get(reason, 0) + 1
                 continue
             ours = corpora.split_of(corpora.melody_fingerprint(score), spec.split_fractions)
