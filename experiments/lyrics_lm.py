@@ -104,6 +104,9 @@ def get_config(variant: str = "de_chars") -> ml_collections.ConfigDict:
         c.data.lowercase, c.data.spaces = True, False
         c.train.seq_len = 32
         c.sample.max_tokens = 30
+        c.model.num_layers, c.model.dropout = 1, 0.5  # 44k training words over ~2.8k symbols: as zh_chars
+        c.train.num_steps = 600
+        c.eval_every = c.checkpoint_every = 50
     elif variant == "tiny":
         c.data.max_lines = 200
         c.model.embed_dim, c.model.hidden, c.model.num_layers = 16, 32, 1
