@@ -13,6 +13,7 @@ import numpy as np
 from musicjax.codecs import lyrics
 
 _TIGHT_PUNCT = re.compile(r" ([,.;:!?)\]'’»”]|n't)")
+_CONTRACTION = re.compile(r"(\w)(['’]) (m|s|t|re|ve|ll|d)\b")  # "i ' m" -> "i'm", not "dogs' home"
 ZH_LINE_PUNCT = set("，。？！；：、,.;:!?")
 SOURCES = ("lyrics_text", "bach_chorales")
 # Symbols a line model emits are the vocabulary without <pad> and <bos>: symbol = id - 2, so
@@ -112,4 +113,4 @@ def replace_unknown(tokens: Sequence[str], oov: dict, rng: np.random.Generator) 
 def detokenize(tokens: list[str], unit: str) -> str:
     if unit in ("chars",):
         return "".join(tokens)
-    return _TIGHT_PUNCT.sub(r"\1", " ".join(tokens))
+    return _CONTRACTION.sub(r"\1\2\3", _TIGHT_PUNCT.sub(r"\1", " ".join(tokens)))

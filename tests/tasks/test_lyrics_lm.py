@@ -52,6 +52,8 @@ def test_spaces_are_characters_and_lines_read_back():
     assert any(" " in l for l in lines) and not any(t.isspace() and t != " " for l in lines for t in l)
     words = lyrics_data.line_tokens("Nun  danket alle Gott,", "words", True)
     assert words == ["nun", "danket", "alle", "gott", ","]
+    text = "I'm here, you've seen the dogs' home; don't go."
+    assert lyrics_data.detokenize(lyrics_data.line_tokens(text, "words", False), "words") == text
 
 
 def test_evaluation_counts_every_character_and_each_eos(tiny):
