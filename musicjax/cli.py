@@ -430,7 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resume a workdir under a config that differs from its config.json")
     c.set_defaults(func=cmd_train)
 
-    c = sub.add_parser("sample", help="sample from a trained workdir: MIDI, WAV and PNG per sample")
+    c = sub.add_parser("sample", help="sample from a trained workdir: MIDI, WAV and PNG per sample "
+                                      "(text models: samples.txt)")
     c.add_argument("--workdir", required=True, help="a training run's directory (the demo's is demo_out/run)")
     c.add_argument("--num", type=int, default=4, help="how many samples (default 4)")
     c.add_argument("--out", required=True, help="directory for the samples' MIDI, WAV and PNG files")

@@ -1,6 +1,7 @@
 """The LSTM lyrics language model: lines of one language's texts (lyrics_text, or the chorale
 verses with the chorale corpus's split) as characters or words, one line a sequence, next-token
-cross-entropy; its report puts it beside PPM*, unigram and bigram models on the same symbols.
+cross-entropy; its report puts it beside PPM*, unigram and bigram models and two LSTM+PPM*
+combinations, all on the same symbols.
 
 A line is `<bos> tokens <eos>`, read from a zero LSTM state (no context crosses a line, as for
 PPM* and the HMM). The vocabulary (`codecs.lyrics.Vocabulary`) holds <pad>, <bos>, <eos>, <unk>
@@ -239,7 +240,7 @@ def make(config) -> Task:
                 "vocab_size": len(vocab) - lyrics_data.EMIT_OFFSET, "models": table, "markdown": "\n".join(md)}
 
     def sample(state, num: int, seed: int, temperature: float | None = None, top_k: int | None = None,
-               top_p: float | None = None, primer=None, steps: int | None = None, **_unused) -> list[str]:
+               top_p: float | None = None, primer=None, steps: int | None = None) -> list[str]:
         """`num` lines of text through the shared sampler. `primer` (a str) starts every line and
         is kept at its start; a sampled <unk> becomes an out-of-vocabulary training token drawn
         by its count; a line ends at <eos> or after `steps` tokens."""
