@@ -240,16 +240,15 @@ def cmd_sample(args) -> int:
                        f"(--workdir {workdir / 'run'})")
     fitted = _fitted_family(_workdir_config(args.workdir))
     if fitted:  # a text model: lines, written to one file
-        from musicjax.data.files import atomic_write_text
-
-        lines = fitted.sample(args.workdir, args.num, args.seed)
-        path = pathlib.Path(args.out) / "samples.txt"
-        atomic_write_text(path, "\n".join(lines) + "\n")
-        for line in lines:
-            print(line)
-        print(f"wrote {path}", file=sys.stderr)
-        return 0
+        return _write_lines(fitted.sample(args.workdir, args.num, args.seed), args.out)
     _, task, state, step = _restored(args.workdir)
+    if task.extra.get("text_samples"):  # a text model trained by the loop (lyrics LM): primed with text
+        if args.primer:
+            raise CliError(f"{args.workdir}: a text model is primed with --primer-text TEXT, not a melody file")
+        return _write_lines(task.sample(state, args.num, args.seed, temperature=args.temperature, top_k=args.top_k,
+                                        top_p=args.top_p, primer=args.primer_text, steps=args.steps), args.out)
+    if args.primer_text is not None:
+        raise CliError(f"{args.workdir}: --primer-text is for text models (lyrics); give a melody with --primer")
     primer = None
     if args.primer:
         tunes, n = read_scores(args.primer), args.primer_tune or 1
@@ -267,6 +266,18 @@ def cmd_sample(args) -> int:
         stem = out / f"sample_{i + 1:02d}"
         _write_music(score, stem, args.synth)
         print(json.dumps({"file": str(stem.with_suffix(".mid")), "checkpoint_step": step, **melody_stats(score)}))
+    return 0
+
+
+def _write_lines(lines, out) -> int:
+    """Sampled text lines printed and written to OUT/samples.txt."""
+    from musicjax.data.files import atomic_write_text
+
+    path = pathlib.Path(out) / "samples.txt"
+    atomic_write_text(path, "\n".join(lines) + "\n")
+    for line in lines:
+        print(line)
+    print(f"wrote {path}", file=sys.stderr)
     return 0
 
 
@@ -419,7 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="resume a workdir under a config that differs from its config.json")
     c.set_defaults(func=cmd_train)
 
-    c = sub.add_parser("sample", help="sample from a trained workdir: MIDI, WAV and PNG per sample")
+    c = sub.add_parser("sample", help="sample from a trained workdir: MIDI, WAV and PNG per sample "
+                                      "(text models: samples.txt)")
     c.add_argument("--workdir", required=True, help="a training run's directory (the demo's is demo_out/run)")
     c.add_argument("--num", type=int, default=4, help="how many samples (default 4)")
     c.add_argument("--out", required=True, help="directory for the samples' MIDI, WAV and PNG files")
@@ -430,6 +442,7 @@ def build_parser() -> argparse.ArgumentParser:
                                                "much probability, in (0, 1] (1: off; default: the config's)")
     c.add_argument("--primer", metavar="FILE", help="a melody file whose notes start every sample")
     c.add_argument("--primer-tune", type=int, metavar="N", help="which tune of a --primer ABC book (from 1; default 1)")
+    c.add_argument("--primer-text", metavar="TEXT", help="text models (lyrics LM): the start of every sampled line")
     c.add_argument("--seed", type=int, default=0, help="random seed: the same seed gives the same samples")
     c.add_argument("--steps", type=int, help="tokens to sample (default: the config's)")
     c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto", help=synth_help)

@@ -27,6 +27,7 @@ FAMILY_DEFAULTS = {
     "melody_lstm": ("melody_lstm.py", "default"),
     "music_vae": ("music_vae.py", "mel_2bar"),
     "lyrics_hmm": ("lyrics_hmm.py", "zh_chars"),
+    "lyrics_lstm": ("lyrics_lm.py", "de_chars"),
     "pianoroll_gan": ("pianoroll_gan.py", "default"),
     "music_transformer": ("transformer_melody.py", "default"),
     "chorale_frames": ("chorale_frames.py", "lstm_nade"),

@@ -108,6 +108,7 @@ def test_every_variant_of_every_experiment_matches_its_family():
     variants = {"melody_lstm.py": ("tiny", "demo", "default", "large"),
                 "music_vae.py": ("mel_2bar", "mel_16bar_flat", "mel_16bar_hier", "tiny"),
                 "lyrics_hmm.py": ("zh_chars", "zh_pinyin", "de_words", "en_words", "tiny"),
+                "lyrics_lm.py": ("de_chars", "chorale_de", "zh_chars", "en_chars", "en_words", "tiny"),
                 "pianoroll_gan.py": ("default", "wgan_gp", "hinge", "essen", "tiny", "tiny,hinge"),
                 "transformer_melody.py": ("tiny", "default", "absolute", "large"),
                 "chorale_frames.py": ("lstm_sigmoid", "lstm_nade", "transformer_nade", "transformer_sigmoid",

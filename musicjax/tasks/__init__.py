@@ -12,6 +12,7 @@ FAMILIES = {
     "melody_lstm": "musicjax.tasks.melody_lm",
     "music_vae": "musicjax.tasks.music_vae",
     "lyrics_hmm": "musicjax.tasks.lyrics_hmm",
+    "lyrics_lstm": "musicjax.tasks.lyrics_lm",
     "pianoroll_gan": "musicjax.tasks.pianoroll_gan",
     "music_transformer": "musicjax.tasks.music_transformer",
     "chorale_frames": "musicjax.tasks.chorale_frames",
