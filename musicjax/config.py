@@ -28,6 +28,7 @@ FAMILY_DEFAULTS = {
     "music_vae": ("music_vae.py", "mel_2bar"),
     "lyrics_hmm": ("lyrics_hmm.py", "zh_chars"),
     "pianoroll_gan": ("pianoroll_gan.py", "default"),
+    "lyrics_seq2seq": ("lyrics_seq2seq.py", "melody_lyrics_bahdanau"),
 }
 _SET_BY_LOADER = ("experiment",)  # fields load_config adds itself
 

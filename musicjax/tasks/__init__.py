@@ -13,6 +13,7 @@ FAMILIES = {
     "music_vae": "musicjax.tasks.music_vae",
     "lyrics_hmm": "musicjax.tasks.lyrics_hmm",
     "pianoroll_gan": "musicjax.tasks.pianoroll_gan",
+    "lyrics_seq2seq": "musicjax.tasks.lyrics_seq2seq",
 }
 
 

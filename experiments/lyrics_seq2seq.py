@@ -1,0 +1,124 @@
+"""Seq2seq with attention for lyrics: melody -> lyrics on the chorale sopranos (one syllable or a
+melisma mark per note) and theme -> line on the Tang poems and Song ci (a line -> the next line).
+
+Run:      musicjax train experiments/lyrics_seq2seq.py:melody_lyrics_bahdanau --workdir runs/s2s_ml
+          musicjax train experiments/lyrics_seq2seq.py:melody_lyrics_blind --workdir runs/s2s_ml_blind
+          musicjax evaluate --workdir runs/s2s_ml --split test   (with report.twin_workdir set in the
+              config, or `--set` at training time, the blind twin is scored on the same targets)
+          musicjax lyrics --workdir runs/s2s_ml --melody tune.mid --out out/tune  (MIDI + MusicXML + PNG)
+Variants: melody_lyrics_bahdanau, melody_lyrics_luong, melody_lyrics_blind (the same decoder, never
+          sees the melody), melody_lyrics_ss (Bahdanau with inverse-sigmoid scheduled sampling),
+          tang_next_line, tang_blind (the line LM alone), tiny, tiny_luong, tiny_blind, tiny_lines.
+
+RESULTS: see the block below the config (filled in from the real runs).
+"""
+
+import ml_collections
+
+VARIANTS = ("melody_lyrics_bahdanau", "melody_lyrics_luong", "melody_lyrics_blind", "melody_lyrics_ss",
+            "tang_next_line", "tang_blind", "tiny", "tiny_luong", "tiny_blind", "tiny_lines")
+CHOICES = {  # fields with a fixed set of values (checked by musicjax.config)
+    "data.task": ("melody_lyrics", "next_line"),
+    "model.attention": ("bahdanau", "luong", "none"),
+    "loss.teacher_forcing": ("always", "linear", "exponential", "inverse_sigmoid"),
+    "train.optimizer": ("adam", "adamw", "adagrad", "sgd"),
+    "train.precision": ("float32", "bfloat16"),
+}
+
+
+def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.ConfigDict:
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown variant {variant!r}; one of {', '.join(VARIANTS)}")
+    c = ml_collections.ConfigDict()
+    c.model_family = "lyrics_seq2seq"  # musicjax/tasks/lyrics_seq2seq.py
+    c.seed = 0  # PRNG seed: parameters, batch rows (with the step), scheduled-sampling draws
+
+    c.data = ml_collections.ConfigDict()
+    c.data.task = "melody_lyrics"  # melody_lyrics (chorale sopranos) | next_line (lyrics_text lines)
+    c.data.max_notes = 32  # melody_lyrics: phrases (text lines) of at most this many notes
+    c.data.max_chars = 12  # next_line: lines of at most this many characters (Tang lines are 5 or 7)
+    c.data.language = "zh"  # next_line: which texts of the lyrics_text corpus
+    c.data.min_count = 2  # target tokens seen fewer times in training become typed unknowns ('?-') / <unk>
+    c.data.max_vocab = 4000  # next_line: vocabulary size cap (specials included)
+    c.data.max_pieces = 0  # read only the first this many pieces / poems of each split (0: all; tests)
+
+    c.model = ml_collections.ConfigDict()
+    c.model.attention = "bahdanau"  # bahdanau (additive) | luong (multiplicative, 'general') | none (blind twin)
+    c.model.source_embed_dims = (32, 8, 8, 4)  # melody features: pitch, duration, position, phrase end
+    c.model.target_embed_dim = 64  # target (and next_line source) token embedding
+    c.model.encoder_hidden = 128  # units per direction of the bidirectional encoder
+    c.model.encoder_layers = 1
+    c.model.hidden = 256  # decoder LSTM units
+    c.model.attention_dim = 128  # bahdanau: size of the additive score's hidden layer
+
+    c.loss = ml_collections.ConfigDict()
+    c.loss.teacher_forcing = "always"  # always | linear | exponential | inverse_sigmoid (scheduled sampling)
+    c.loss.decay_steps = 2000.0  # linear: p = 1 - step / decay_steps
+    c.loss.decay_rate = 0.999  # exponential: p = rate ** step
+    c.loss.sigmoid_k = 300.0  # inverse_sigmoid: p = k / (k + exp(step / k))
+    c.loss.min_teacher_prob = 0.5  # p never falls below this
+
+    c.train = ml_collections.ConfigDict()
+    c.train.batch_size = 64
+    c.train.num_steps = 1500
+    c.train.optimizer = "adam"
+    c.train.learning_rate = 2e-3
+    c.train.schedule = "cosine"  # constant | exponential | cosine | warmup_cosine | warmup_linear
+    c.train.warmup_steps = 0
+    c.train.decay_rate = 0.5
+    c.train.decay_steps = 1000
+    c.train.staircase = False
+    c.train.end_fraction = 0.05
+    c.train.clip_norm = 1.0
+    c.train.weight_decay = 0.0
+    c.train.momentum = 0.9
+    c.train.accumulate_steps = 1
+    c.train.precision = "float32"
+    c.train.max_bad_steps = 5
+
+    c.log_every = 50
+    c.eval_every = 250
+    c.checkpoint_every = 250
+
+    c.eval = ml_collections.ConfigDict()
+    c.eval.batch_size = 128  # sources per evaluation / decoding batch
+    c.eval.beam_size = 4  # beam search width (report, `musicjax lyrics`)
+    c.eval.length_alpha = 0.6  # GNMT length normalisation of beam scores
+    c.eval.report_examples = 12  # next_line: generated lines shown in the report
+
+    c.report = ml_collections.ConfigDict()
+    c.report.twin_workdir = ""  # a trained run of this family (e.g. the blind twin) scored beside this one
+
+    c.sample = ml_collections.ConfigDict()
+    c.sample.temperature = 0.0  # `musicjax sample`: 0 = beam search, > 0 samples
+    c.sample.top_k = 0
+    c.sample.top_p = 1.0
+
+    if variant == "melody_lyrics_luong":
+        c.model.attention = "luong"
+    elif variant == "melody_lyrics_blind":
+        c.model.attention = "none"
+    elif variant == "melody_lyrics_ss":
+        c.loss.teacher_forcing = "inverse_sigmoid"
+    elif variant in ("tang_next_line", "tang_blind"):
+        c.data.task = "next_line"
+        c.model.attention = "none" if variant == "tang_blind" else "bahdanau"
+        c.train.num_steps = 2000
+    elif variant.startswith("tiny"):
+        c.data.max_pieces = 30
+        c.model.source_embed_dims = (8, 4, 4, 2)
+        c.model.target_embed_dim, c.model.encoder_hidden, c.model.hidden, c.model.attention_dim = 16, 16, 32, 16
+        c.train.batch_size, c.train.num_steps, c.train.learning_rate = 16, 12, 1e-2
+        c.log_every, c.eval_every, c.checkpoint_every = 4, 6, 6
+        c.eval.batch_size = 32
+        c.eval.report_examples = 3
+        c.loss.teacher_forcing = "linear"  # scheduled sampling exercised in the loop
+        c.loss.decay_steps = 12.0
+        if variant == "tiny_luong":
+            c.model.attention = "luong"
+        elif variant == "tiny_blind":
+            c.model.attention = "none"
+        elif variant == "tiny_lines":
+            c.data.task = "next_line"
+            c.data.max_pieces = 40
+    return c
