@@ -60,7 +60,7 @@ def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.Config
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 64
-    c.train.num_steps = 1500
+    c.train.num_steps = 900
     c.train.optimizer = "adam"
     c.train.learning_rate = 2e-3
     c.train.schedule = "cosine"  # constant | exponential | cosine | warmup_cosine | warmup_linear
@@ -77,8 +77,8 @@ def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.Config
     c.train.max_bad_steps = 5
 
     c.log_every = 50
-    c.eval_every = 250
-    c.checkpoint_every = 250
+    c.eval_every = 225
+    c.checkpoint_every = 225
 
     c.eval = ml_collections.ConfigDict()
     c.eval.batch_size = 128  # sources per evaluation / decoding batch
@@ -114,6 +114,7 @@ def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.Config
         c.eval.report_examples = 3
         c.loss.teacher_forcing = "linear"  # scheduled sampling exercised in the loop
         c.loss.decay_steps = 12.0
+        c.loss.min_teacher_prob = 0.0
         if variant == "tiny_luong":
             c.model.attention = "luong"
         elif variant == "tiny_blind":

@@ -108,7 +108,10 @@ def test_every_variant_of_every_experiment_matches_its_family():
     variants = {"melody_lstm.py": ("tiny", "demo", "default", "large"),
                 "music_vae.py": ("mel_2bar", "mel_16bar_flat", "mel_16bar_hier", "tiny"),
                 "lyrics_hmm.py": ("zh_chars", "zh_pinyin", "de_words", "en_words", "tiny"),
-                "pianoroll_gan.py": ("default", "wgan_gp", "hinge", "essen", "tiny", "tiny,hinge")}
+                "pianoroll_gan.py": ("default", "wgan_gp", "hinge", "essen", "tiny", "tiny,hinge"),
+                "lyrics_seq2seq.py": ("melody_lyrics_bahdanau", "melody_lyrics_luong", "melody_lyrics_blind",
+                                      "melody_lyrics_ss", "tang_next_line", "tang_blind", "tiny", "tiny_luong",
+                                      "tiny_blind", "tiny_lines")}
     for file, names in variants.items():
         for v in names:
             c = load_config(f"experiments/{file}:{v}")

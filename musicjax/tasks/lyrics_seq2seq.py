@@ -521,13 +521,14 @@ def make(config) -> Task:
         return ((ended == 0) & (tokens != PAD)).astype(jnp.float32)
 
     def decode_split(params, split: str, how: str, key=None, temperature=0.0, top_k=0, top_p=1.0,
-                     arrays=None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Outputs [N, T], their log-probabilities [N] and lengths [N] for every source of a split:
-        how = 'greedy' | 'beam' | 'sample'."""
+                     arrays=None, beam_size: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Outputs [N, T], their log-probabilities [N] and lengths [N] for every source of a split
+        (or of `arrays`): how = 'greedy' | 'beam' (width `beam_size`, default eval.beam_size) |
+        'sample'."""
         outs, lps, lens = [], [], []
         for i, (b, real) in enumerate(chunks(arrays if arrays is not None else data.arrays(split))):
             if how == "beam":
-                tok = decode_beam(params, b, e.beam_size, e.length_alpha)
+                tok = decode_beam(params, b, beam_size or e.beam_size, e.length_alpha)
             else:
                 k = jax.random.fold_in(key if key is not None else jax.random.key(0), i)
                 t = 0.0 if how == "greedy" else temperature
@@ -664,6 +665,31 @@ def make(config) -> Task:
                                meta=Metadata(**{**score.meta.__dict__, "title": f"{titled} (generated lyrics)"}))
         return out_score, panels
 
+    def lyrics_files(state, melody, out, part: int = 0, seed: int = 0, beam_size: int | None = None,
+                     temperature: float | None = None) -> dict:
+        """`musicjax lyrics`: generated lyrics under the melody of file `melody` (its first tune,
+        part `part`), written as OUT.mid (lyric events), OUT.musicxml (lyrics under the notes) and
+        OUT.attention.png (the first phrase's attention, none for a blind run). -> what was written."""
+        from musicjax.data.io import read_scores, write_score
+        from musicjax.evaluate.plots import attention_png as draw
+
+        score = read_scores(melody)[0]
+        try:
+            result, panels = set_lyrics(state, score, part, seed, beam_size, temperature)
+        except ValueError as err:
+            raise ValueError(f"{melody}: {err}") from None
+        out = pathlib.Path(out)
+        files = {"midi": str(out.with_name(out.name + ".mid")), "musicxml": str(out.with_name(out.name + ".musicxml"))}
+        write_score(result, files["midi"])
+        write_score(result, files["musicxml"])
+        labels, words, w = panels[0]
+        if w.shape[1]:
+            files["attention_png"] = str(out.with_name(out.name + ".attention.png"))
+            draw(w, labels, words, files["attention_png"], title=f"{pathlib.Path(melody).name}, phrase 1: "
+                 f"{config.model.attention} attention")
+        text = [" ".join(ws) for _, ws, _ in panels]
+        return {**files, "notes": result.num_notes, "phrases": len(panels), "lyrics": text}
+
     def sample(state, num: int, seed: int, temperature: float | None = None, top_k: int | None = None,
                top_p: float | None = None, primer=None, steps=None, qpm=None) -> list[Score]:
         """Lyrics generated under the sopranos of the first `num` test chorales (or under `primer`'s
@@ -706,7 +732,7 @@ def make(config) -> Task:
     return Task(init=init, train_step=make_train_step(loss_fn, schedule, config.train.max_bad_steps), batch=batch,
                 evaluate=evaluate, best_metric=("nll_per_token", "min"), sample=sample, report=report,
                 rate_metrics=("tokens",),
-                extra={"model": model, "data": data, "vocab": vocab, "set_lyrics": set_lyrics,
+                extra={"model": model, "data": data, "vocab": vocab, "set_lyrics": set_lyrics, "lyrics_files": lyrics_files,
                        "attention_png": attention_png, "teacher_forced_scores": teacher_forced_scores,
                        "decode_split": decode_split, "score_outputs": score_outputs, "eval_rows": eval_rows,
                        "probability": probability})
