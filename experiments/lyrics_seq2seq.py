@@ -103,7 +103,8 @@ def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.Config
     elif variant in ("tang_next_line", "tang_blind"):
         c.data.task = "next_line"
         c.model.attention = "none" if variant == "tang_blind" else "bahdanau"
-        c.train.num_steps = 2000
+        c.train.num_steps = 1200
+        c.eval_every = c.checkpoint_every = 200
     elif variant.startswith("tiny"):
         c.data.max_pieces = 30
         c.model.source_embed_dims = (8, 4, 4, 2)

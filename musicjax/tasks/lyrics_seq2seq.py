@@ -45,6 +45,7 @@ NUM_POSITIONS = 6 * POSITION_STEPS  # up to a 6-quarter bar (3/2)
 SOURCE_VOCABS = (NUM_PITCHES, len(DURATIONS), NUM_POSITIONS, 2)  # pitch, duration, position, phrase end
 MELISMA = "_"
 SYLLABIC_TYPES = ("single", "begin", "middle", "end", "melisma")
+PHRASE_NOTES = 8  # an untexted melody's phrase may end at a strong-beat note from this many notes (chorale lines: 7-9)
 _STRIP = re.compile(r"^\d+\.\s*|[,.;:!?\"()\[\]«»„“”–—]")
 
 
@@ -83,20 +84,31 @@ def note_features(line: Score, phrase_end: np.ndarray, offset: float, bar: float
     return np.stack([pitch, dur, pos, np.asarray(phrase_end, np.int64)], -1).astype(np.int32)
 
 
-def melody_phrases(line: Score, max_notes: int, min_notes: int = 4) -> list[tuple[int, int]]:
-    """Phrases [(first, last)] of an untexted monophonic line: a phrase ends at a note followed by a
-    rest or lasting at least twice the line's median note, once it has `min_notes` notes, and
-    after `max_notes` at the latest."""
+def melody_phrases(line: Score, max_notes: int, strong=None, phrase_notes: int = 8, min_notes: int = 4
+                   ) -> list[tuple[int, int]]:
+    """Phrases [(first, last)] of an untexted monophonic line (the Score keeps no fermatas): a
+    phrase ends at a note followed by a rest or lasting at least twice the line's median note,
+    once it has `min_notes` notes; or, once it has `phrase_notes`, at a note of at least the median
+    length on a strong beat (`strong` [n] bool; a likely cadence); after `max_notes` at the latest."""
     dur = line.end_q - line.start_q
     gap = np.append(line.start_q[1:] - line.end_q[:-1], 0.0) > 1e-6
-    long = dur >= 2 * np.median(dur)
+    median = np.median(dur)
+    long = dur >= 2 * median
+    cadence = (dur >= median) & (np.ones(line.num_notes, bool) if strong is None else np.asarray(strong, bool))
     out, start = [], 0
     for i in range(line.num_notes):
         size = i - start + 1
-        if i == line.num_notes - 1 or size >= max_notes or (size >= min_notes and (gap[i] or long[i])):
+        if (i == line.num_notes - 1 or size >= max_notes or (size >= min_notes and (gap[i] or long[i]))
+                or (size >= phrase_notes and cadence[i])):
             out.append((start, i))
             start = i + 1
     return out
+
+
+def boundary_f1(predicted, true) -> float:
+    """F1 of phrase-end positions: 2|P & T| / (|P| + |T|)."""
+    p, t = {b for _, b in predicted}, {b for _, b in true}
+    return 2 * len(p & t) / max(len(p) + len(t), 1)
 
 
 # ---- syllables ------------------------------------------------------------------------------
@@ -164,13 +176,15 @@ def text_phrases(aligned, max_tail: int = 4) -> list[tuple[int, int]]:
             i += 1
         if i >= n:
             break
-        j = i
+        j, last_texted = i, i
         while j < n:
             a = aligned[j]
-            if a is not None and a[1] in ("single", "end") and re.search(r"[,.;:!?]\W*$", a[0]):
-                break
+            if a is not None:
+                last_texted = j
+                if a[1] in ("single", "end") and re.search(r"[,.;:!?]\W*$", a[0]):
+                    break
             j += 1
-        j = min(j, n - 1)
+        j = min(j, last_texted)  # a verse's last line may lack its punctuation
         tail = j + 1
         while tail < n and aligned[tail] is None:
             tail += 1
@@ -417,7 +431,7 @@ def make(config) -> Task:
         sigmoid_k=l.sigmoid_k, min_prob=l.min_teacher_prob)
     loss_fn = seq2seq_loss_fn(model, probability)
     batch_size, seed = config.train.batch_size, config.seed
-    e, s = config.eval, config.sample
+    d, e, s = config.data, config.eval, config.sample
     types = jnp.asarray(type_matrix(vocab)) if data.task == "melody_lyrics" else None
 
     def batch(step: int, process_index: int = 0, process_count: int = 1) -> dict:
@@ -563,7 +577,28 @@ def make(config) -> Task:
                             "melisma_share": float(np.mean([t == MELISMA for r in real for t in r])),
                             "well_formed": well_formed_share(real)}
         rep["strong_beat_share_of_notes"] = float(np.mean(np.concatenate([x["strong"] for x in ex])))
+        rep["phrase_heuristic_f1"] = phrase_agreement(split)
         return rep
+
+    def phrase_agreement(split: str) -> float:
+        """Mean F1 (over chorale verses) of the untexted-melody phrase ends (`melody_phrases`, as
+        `musicjax lyrics` cuts) against the text lines' ends."""
+        from musicjax.data.datasets import load_scores
+
+        scores = load_scores("bach_chorales", split)
+        f1 = []
+        for sc in scores[:d.max_pieces] if d.max_pieces else scores:
+            line = melody_line(sc, 0)
+            if not len(line.lyric_note):
+                continue
+            bar = bar_quarters(sc.meta.meter)
+            strong = strong_beats(positions_in_bar(line, downbeat_offset(line, bar), bar), sc.meta.meter)
+            guess = melody_phrases(line, data.src_len, strong, PHRASE_NOTES)
+            for verse in sorted(set(line.lyric_verse.tolist())):
+                true = text_phrases(syllables_per_note(line, np.arange(line.num_notes), verse))
+                first, last = true[0][0], true[-1][1]
+                f1.append(boundary_f1([p for p in guess if first <= p[1] <= last], true))
+        return float(np.mean(f1)) if f1 else float("nan")
 
     def line_report(split: str, outputs: dict) -> dict:
         ex = data.raw(split)
@@ -632,7 +667,8 @@ def make(config) -> Task:
         line = melody_line(score, part)
         bar = bar_quarters(score.meta.meter)
         offset = downbeat_offset(line, bar)
-        phrases = melody_phrases(line, data.src_len)
+        phrases = melody_phrases(line, data.src_len, strong_beats(positions_in_bar(line, offset, bar), score.meta.meter),
+                                 PHRASE_NOTES)
         end = np.zeros(line.num_notes, np.int64)
         end[[b for _, b in phrases]] = 1
         feats = note_features(line, end, offset, bar)

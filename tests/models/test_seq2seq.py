@@ -2,6 +2,8 @@
 source positions only; the one-step decoder and the scheduled-sampling scan equal the
 teacher-forced forward; the blind twin ignores the source; Bahdanau and Luong both learn."""
 
+import functools
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -31,6 +33,12 @@ def tiny(attention: str, vocab: int) -> Seq2Seq:
     return Seq2Seq(SOURCE_VOCABS, (8, 4, 4, 2), vocab, 16, 16, 1, 32, attention, 16)
 
 
+@functools.cache
+def call(model: Seq2Seq, method=None):
+    """model.apply({'params': p}, *args, method=method), jitted (eager scans compile every call)."""
+    return jax.jit(lambda params, *args: model.apply({"params": params}, *args, method=method))
+
+
 @pytest.fixture(scope="module")
 def models(phrases):
     arrays, vocab = phrases
@@ -38,7 +46,7 @@ def models(phrases):
     out = {}
     for att in ("bahdanau", "luong", "none"):
         m = tiny(att, vocab)
-        out[att] = m, m.init(jax.random.key(0), b["source"], b["source_len"], decoder_inputs(b["targets"]))["params"]
+        out[att] = m, jax.jit(m.init)(jax.random.key(0), b["source"], b["source_len"], decoder_inputs(b["targets"]))["params"]
     return out
 
 
@@ -57,7 +65,7 @@ def test_attention_weights_sum_to_one_and_respect_the_source_mask(phrases, model
     model, params = models[attention]
     b = {k: v[:8] for k, v in arrays.items()}
     assert len(set(np.asarray(b["source_len"]).tolist())) > 1  # rows of different lengths
-    logits, w = model.apply({"params": params}, b["source"], b["source_len"], decoder_inputs(b["targets"]))
+    logits, w = call(model)(params, b["source"], b["source_len"], decoder_inputs(b["targets"]))
     assert w.shape == (8, LEN, LEN)
     np.testing.assert_allclose(w.sum(-1), 1.0, rtol=1e-5)
     real = np.arange(LEN)[None, :] < np.asarray(b["source_len"])[:, None]
@@ -65,7 +73,7 @@ def test_attention_weights_sum_to_one_and_respect_the_source_mask(phrases, model
     # what lies in the padding of the source changes nothing
     noise = jax.random.randint(jax.random.key(5), b["source"].shape, 0, 2)
     padded = jnp.where(real[..., None], b["source"], noise)
-    logits2, _ = model.apply({"params": params}, padded, b["source_len"], decoder_inputs(b["targets"]))
+    logits2, _ = call(model)(params, padded, b["source_len"], decoder_inputs(b["targets"]))
     np.testing.assert_allclose(logits2, logits, atol=1e-5)
 
 
@@ -75,20 +83,20 @@ def test_one_step_decoder_and_scheduled_scan_equal_the_teacher_forced_forward(ph
     model, params = models[attention]
     b = {k: v[:6] for k, v in arrays.items()}
     inputs = decoder_inputs(b["targets"])
-    logits, w = model.apply({"params": params}, b["source"], b["source_len"], inputs)
-    cache = model.apply({"params": params}, b["source"], b["source_len"], method=Seq2Seq.encode)
-    fn = step_fn(model, params)
+    logits, w = call(model)(params, b["source"], b["source_len"], inputs)
+    cache = call(model, Seq2Seq.encode)(params, b["source"], b["source_len"])
+    fn = jax.jit(step_fn(model, params))
     weights = []
     for t in range(LEN):
-        out, cache_next, wt = model.apply({"params": params}, inputs[:, t], cache, method=Seq2Seq.decode_step)
+        out, cache_next, wt = call(model, Seq2Seq.decode_step)(params, inputs[:, t], cache)
         np.testing.assert_allclose(out, logits[:, t], atol=2e-5, err_msg=f"step {t}")
         np.testing.assert_allclose(fn(inputs[:, t], cache)[0], out, atol=1e-6)
         cache = cache_next
         weights.append(wt)
     if attention != "none":
         np.testing.assert_allclose(jnp.stack(weights, 1), w, atol=2e-5)
-    start = model.apply({"params": params}, b["source"], b["source_len"], method=Seq2Seq.encode)
-    ss, used = model.apply({"params": params}, start, inputs, 1.0, jax.random.key(2), method=Seq2Seq.scheduled)
+    start = call(model, Seq2Seq.encode)(params, b["source"], b["source_len"])
+    ss, used = call(model, Seq2Seq.scheduled)(params, start, inputs, 1.0, jax.random.key(2))
     np.testing.assert_array_equal(used, inputs)
     np.testing.assert_allclose(ss, logits, atol=2e-5)
 
@@ -98,12 +106,12 @@ def test_scheduled_sampling_feeds_back_the_models_own_tokens(phrases, models):
     model, params = models["bahdanau"]
     b = {k: v[:16] for k, v in arrays.items()}
     inputs = decoder_inputs(b["targets"])
-    start = model.apply({"params": params}, b["source"], b["source_len"], method=Seq2Seq.encode)
-    logits, used = model.apply({"params": params}, start, inputs, 0.0, jax.random.key(3), method=Seq2Seq.scheduled)
+    start = call(model, Seq2Seq.encode)(params, b["source"], b["source_len"])
+    logits, used = call(model, Seq2Seq.scheduled)(params, start, inputs, 0.0, jax.random.key(3))
     assert (used[:, 0] == BOS).all()
     assert np.mean(np.asarray(used[:, 1:] != inputs[:, 1:])) > 0.5  # an untrained model's draws, not the text
     # with every input drawn, the logits are those of teacher forcing on the drawn tokens
-    tf, _ = model.apply({"params": params}, b["source"], b["source_len"], used)
+    tf, _ = call(model)(params, b["source"], b["source_len"], used)
     np.testing.assert_allclose(logits, tf, atol=2e-5)
 
 
@@ -112,8 +120,8 @@ def test_the_blind_twin_never_sees_the_source(phrases, models):
     model, params = models["none"]
     b = {k: v[:4] for k, v in arrays.items()}
     inputs = decoder_inputs(b["targets"])
-    a, w = model.apply({"params": params}, b["source"], b["source_len"], inputs)
-    other = model.apply({"params": params}, jnp.zeros_like(b["source"]), jnp.full_like(b["source_len"], 3), inputs)[0]
+    a, w = call(model)(params, b["source"], b["source_len"], inputs)
+    other = call(model)(params, jnp.zeros_like(b["source"]), jnp.full_like(b["source_len"], 3), inputs)[0]
     np.testing.assert_array_equal(a, other)
     assert w.shape[-1] == 0 and not any("encoder" in k for k in params)
     # same size otherwise: the decoder LSTM and its readout match the attention models'
@@ -126,8 +134,8 @@ def test_the_blind_twin_never_sees_the_source(phrases, models):
 def test_both_attentions_train(phrases, attention):
     arrays, vocab = phrases
     model = tiny(attention, vocab)
-    b = {k: v[:32] for k, v in arrays.items()}
-    params = model.init(jax.random.key(1), b["source"], b["source_len"], decoder_inputs(b["targets"]))["params"]
+    b = {k: v[:16] for k, v in arrays.items()}
+    params = jax.jit(model.init)(jax.random.key(1), b["source"], b["source_len"], decoder_inputs(b["targets"]))["params"]
     tx = optax.adam(1e-2)
     opt = tx.init(params)
 
@@ -142,7 +150,7 @@ def test_both_attentions_train(phrases, attention):
         return optax.apply_updates(params, updates), opt, value
 
     losses = []
-    for _ in range(30):
+    for _ in range(20):
         params, opt, value = step(params, opt)
         losses.append(float(value))
     assert losses[-1] < 0.6 * losses[0], losses
