@@ -38,6 +38,7 @@ def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.Config
     c.data.max_notes = 32  # melody_lyrics: phrases (text lines) of at most this many notes
     c.data.max_chars = 12  # next_line: lines of at most this many characters (Tang lines are 5 or 7)
     c.data.language = "zh"  # next_line: which texts of the lyrics_text corpus
+    c.data.max_transpose = 5  # melody_lyrics: training melodies shifted by up to +-5 semitones (pitch feature)
     c.data.min_count = 2  # target tokens seen fewer times in training become typed unknowns ('?-') / <unk>
     c.data.max_vocab = 4000  # next_line: vocabulary size cap (specials included)
     c.data.max_pieces = 0  # read only the first this many pieces / poems of each split (0: all; tests)
@@ -45,13 +46,14 @@ def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.Config
     c.model = ml_collections.ConfigDict()
     c.model.attention = "bahdanau"  # bahdanau (additive) | luong (multiplicative, 'general') | none (blind twin)
     c.model.source_embed_dims = (32, 8, 8, 4)  # melody features: pitch, duration, position, phrase end
-    c.model.target_embed_dim = 64  # target (and next_line source) token embedding
-    c.model.encoder_hidden = 128  # units per direction of the bidirectional encoder
+    c.model.target_embed_dim = 48  # target (and next_line source) token embedding
+    c.model.encoder_hidden = 64  # units per direction of the bidirectional encoder
     c.model.encoder_layers = 1
-    c.model.hidden = 256  # decoder LSTM units
-    c.model.attention_dim = 128  # bahdanau: size of the additive score's hidden layer
+    c.model.hidden = 128  # decoder LSTM units
+    c.model.attention_dim = 64  # bahdanau: size of the additive score's hidden layer
 
     c.loss = ml_collections.ConfigDict()
+    c.loss.word_dropout = 0.2  # decoder input tokens replaced by <unk> with this probability (0: off)
     c.loss.teacher_forcing = "always"  # always | linear | exponential | inverse_sigmoid (scheduled sampling)
     c.loss.decay_steps = 2000.0  # linear: p = 1 - step / decay_steps
     c.loss.decay_rate = 0.999  # exponential: p = rate ** step
@@ -60,7 +62,7 @@ def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.Config
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 64
-    c.train.num_steps = 900
+    c.train.num_steps = 600
     c.train.optimizer = "adam"
     c.train.learning_rate = 2e-3
     c.train.schedule = "cosine"  # constant | exponential | cosine | warmup_cosine | warmup_linear
@@ -77,8 +79,8 @@ def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.Config
     c.train.max_bad_steps = 5
 
     c.log_every = 50
-    c.eval_every = 225
-    c.checkpoint_every = 225
+    c.eval_every = 50  # validation NLL picks the best checkpoint: these small corpora overfit early
+    c.checkpoint_every = 50
 
     c.eval = ml_collections.ConfigDict()
     c.eval.batch_size = 128  # sources per evaluation / decoding batch
@@ -103,14 +105,14 @@ def get_config(variant: str = "melody_lyrics_bahdanau") -> ml_collections.Config
     elif variant in ("tang_next_line", "tang_blind"):
         c.data.task = "next_line"
         c.model.attention = "none" if variant == "tang_blind" else "bahdanau"
-        c.train.num_steps = 1200
-        c.eval_every = c.checkpoint_every = 200
+        c.train.num_steps = 1000
     elif variant.startswith("tiny"):
         c.data.max_pieces = 30
         c.model.source_embed_dims = (8, 4, 4, 2)
         c.model.target_embed_dim, c.model.encoder_hidden, c.model.hidden, c.model.attention_dim = 16, 16, 32, 16
         c.train.batch_size, c.train.num_steps, c.train.learning_rate = 16, 12, 1e-2
         c.log_every, c.eval_every, c.checkpoint_every = 4, 6, 6
+        c.data.max_transpose = 2
         c.eval.batch_size = 32
         c.eval.report_examples = 3
         c.loss.teacher_forcing = "linear"  # scheduled sampling exercised in the loop

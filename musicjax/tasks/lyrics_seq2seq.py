@@ -274,15 +274,26 @@ def decoder_inputs(targets):
     return jnp.concatenate([jnp.full_like(targets[:, :1], BOS), targets[:, :-1]], axis=1)
 
 
-def seq2seq_loss_fn(model: Seq2Seq, probability):
+def word_dropout(inputs, rate: float, key):
+    """Decoder inputs [B, T] with each token after BOS replaced by UNK with probability `rate`
+    (Bowman et al. 2016): the decoder must lean on the source rather than on its own history."""
+    if not rate:
+        return inputs
+    drop = jax.random.bernoulli(key, rate, inputs.shape).at[:, 0].set(False)
+    return jnp.where(drop, UNK, inputs)
+
+
+def seq2seq_loss_fn(model: Seq2Seq, probability, input_dropout: float = 0.0):
     """loss_fn(params, batch, key, step) for `make_train_step`: mean token cross-entropy of the
     targets, the decoder teacher forced, or with scheduled sampling when `probability(step)`
-    (the teacher-forcing probability) is not the constant 1 (`probability` None)."""
+    (the teacher-forcing probability) is not the constant 1 (`probability` None); decoder inputs
+    after `word_dropout` at rate `input_dropout`."""
 
     def loss_fn(params, batch, key, step):
         call = lambda *a, method: model.apply({"params": params}, *a, method=method)
+        k_drop, key = jax.random.split(key)
         cache = call(batch["source"], batch["source_len"], method=Seq2Seq.encode)
-        inputs = decoder_inputs(batch["targets"])
+        inputs = word_dropout(decoder_inputs(batch["targets"]), input_dropout, k_drop)
         if probability is None:
             logits, _ = call(cache, inputs, method=Seq2Seq.teacher_forced)
             p = jnp.ones((), jnp.float32)
@@ -429,7 +440,9 @@ def make(config) -> Task:
     probability = None if l.teacher_forcing == "always" else functools.partial(
         teacher_forcing_probability, kind=l.teacher_forcing, decay_steps=l.decay_steps, decay_rate=l.decay_rate,
         sigmoid_k=l.sigmoid_k, min_prob=l.min_teacher_prob)
-    loss_fn = seq2seq_loss_fn(model, probability)
+    # .get: workdirs trained before these fields existed
+    loss_fn = seq2seq_loss_fn(model, probability, l.get("word_dropout", 0.0))
+    max_transpose = config.data.get("max_transpose", 0) if data.task == "melody_lyrics" else 0
     batch_size, seed = config.train.batch_size, config.seed
     d, e, s = config.data, config.eval, config.sample
     types = jnp.asarray(type_matrix(vocab)) if data.task == "melody_lyrics" else None
@@ -441,7 +454,14 @@ def make(config) -> Task:
         rows = np.random.default_rng([seed, step]).integers(0, len(train["targets"]), batch_size)
         per = batch_size // process_count
         rows = rows[process_index * per:(process_index + 1) * per]
-        return {k: v[rows] for k, v in train.items()}
+        out = {k: v[rows] for k, v in train.items()}
+        if max_transpose:  # the same melody in another key: the text does not depend on it
+            shift = np.random.default_rng([seed, step, 1]).integers(-max_transpose, max_transpose + 1, batch_size)
+            src = out["source"].copy()
+            src[..., 0] = np.clip(src[..., 0] + shift[process_index * per:(process_index + 1) * per, None], 0,
+                                  NUM_PITCHES - 1)
+            out["source"] = src
+        return out
 
     mesh = parallel.data_mesh()
     n_dev = len(mesh.devices.flat)
