@@ -773,10 +773,14 @@ def make(config) -> Task:
         if data.task == "melody_lyrics":
             labels = [note_name(p + MIN_PITCH) for p in ex["source"][:, 0]]
             title = f"{ex['piece']} verse {ex['verse']}: {config.model.attention} attention, greedy output"
-        else:
-            labels = ex[0]
-            title = f"{''.join(ex[0])} → (real: {''.join(ex[1])}), {config.model.attention} attention"
         outs = [vocab.tokens[t] for t in np.asarray(tok[0])[:n]]
+        if data.task == "next_line":  # pinyin labels: the plotting fonts here have no CJK glyphs
+            from musicjax.codecs.lyrics import pinyin
+
+            labels = pinyin("".join(ex[0]))
+            title = (f"{' '.join(labels)} -> (real: {' '.join(pinyin(''.join(ex[1])))}), "
+                     f"{config.model.attention} attention")
+            outs = [pinyin(t)[0] if t not in SPECIALS else t for t in outs]
         draw(np.asarray(w[0])[:n, :src_n], labels, outs, path, title=title)
 
     def init(key):
