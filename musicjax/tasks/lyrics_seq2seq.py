@@ -19,6 +19,7 @@ import re
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 
 from musicjax.codecs.lyrics import BOS, EOS, PAD, SPECIALS, UNK, Vocabulary, syllables_per_note, syllable_tokens
 from musicjax.data.score import Metadata, Score, melody_line
@@ -480,6 +481,8 @@ def make(config) -> Task:
             out["type_correct"] = jnp.sum(hit * b["mask"])
             out["texted_type_correct"] = jnp.sum(hit * b["mask"] * texted)
             out["texted"] = jnp.sum(b["mask"] * texted)
+            nll = optax.softmax_cross_entropy_with_integer_labels(logits, b["targets"]) * b["mask"]
+            out["texted_nll_sum"] = jnp.sum(nll * texted)  # the melisma marks' NLL is the rest
         return out
 
     def chunks(arrays: dict):
@@ -506,6 +509,9 @@ def make(config) -> Task:
         if types is not None:
             out["type_accuracy"] = totals["type_correct"] / tokens
             out["texted_type_accuracy"] = totals["texted_type_correct"] / max(totals["texted"], 1.0)
+            melismas = totals["tokens"] - totals["texted"]
+            out["nll_per_syllable"] = totals["texted_nll_sum"] / max(totals["texted"], 1.0)
+            out["nll_per_melisma_mark"] = (totals["nll_sum"] - totals["texted_nll_sum"]) / max(melismas, 1.0)
         return out
 
     def evaluate(state, split: str) -> dict:
