@@ -135,6 +135,8 @@ def attention_png(weights, source_labels: Sequence[str], target_labels: Sequence
     ax.set_yticks(range(w.shape[0]), target_labels, fontsize=7)
     ax.set_xlabel("source")
     ax.set_ylabel("output")
-    ax.set_title(title, fontsize=8)
+    import textwrap
+
+    ax.set_title(textwrap.fill(title, max(30, int(8 * fig.get_figwidth()))), fontsize=8)
     fig.colorbar(im, ax=ax, fraction=0.03)
     _save(fig, plt, path)
