@@ -604,6 +604,7 @@ def make(config) -> Task:
                             "well_formed": well_formed_share(real)}
         rep["strong_beat_share_of_notes"] = float(np.mean(np.concatenate([x["strong"] for x in ex])))
         rep["phrase_heuristic_f1"] = phrase_agreement(split)
+        rep["type_accuracy_table_baseline"] = type_table_baseline(data.raw("train"), ex, data._typed)
         return rep
 
     def phrase_agreement(split: str) -> float:
@@ -802,6 +803,32 @@ def make(config) -> Task:
                        "attention_png": attention_png, "teacher_forced_scores": teacher_forced_scores,
                        "decode_split": decode_split, "score_outputs": score_outputs, "eval_rows": eval_rows,
                        "probability": probability})
+
+
+def type_table_baseline(train, held_out, typed) -> float:
+    """Syllabic-type accuracy of a lookup table fitted on `train` examples: the most frequent type
+    given (the previous syllable's type, the note's duration and metrical position, phrase end),
+    backing off to the previous type alone, then to the most frequent type; scored on `held_out` (teacher forced, as the model's
+    `type_accuracy`). `typed` maps an example's tokens to the vocabulary's."""
+    import collections
+
+    def rows(examples):
+        for e in examples:
+            prev = "start"
+            for i, t in enumerate(typed(e["tokens"])):
+                kind = syllabic_type(t)
+                yield (prev, *e["source"][i, 1:].tolist()), prev, kind
+                prev = kind if kind != "melisma" else prev
+
+    full, back = collections.defaultdict(collections.Counter), collections.defaultdict(collections.Counter)
+    overall = collections.Counter()
+    for key, prev, kind in rows(train):
+        full[key][kind] += 1
+        back[prev][kind] += 1
+        overall[kind] += 1
+    guess = lambda key, prev: (full.get(key) or back.get(prev) or overall).most_common(1)[0][0]
+    hits = [guess(key, prev) == kind for key, prev, kind in rows(held_out)]
+    return float(np.mean(hits))
 
 
 def well_formed_share(sequences) -> float:

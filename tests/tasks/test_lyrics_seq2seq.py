@@ -184,3 +184,12 @@ def test_next_line_task_trains_and_reports():
     rep = task.report(state, "valid")
     assert rep["task"] == "next_line" and 0 <= rep["greedy"]["right_length"] <= 1
     assert math.isfinite(rep["log_prob"]["beam"]["mean_log_prob"]) and len(rep["greedy"]["examples"]) == 3
+
+
+def test_type_table_baseline_predicts_the_most_frequent_type_in_context():
+    src = lambda n: np.tile([[30, 4, 0, 0]], (n, 1))
+    train = [{"tokens": ["ge-", "-lobt", "du"], "source": src(3)}, {"tokens": ["ge-", "-lobt", "du"], "source": src(3)},
+             {"tokens": ["ge-", "-lo-", "du"], "source": src(3)}]
+    held = [{"tokens": ["je-", "-su", "christ"], "source": src(3)}, {"tokens": ["so", "-su", "christ"], "source": src(3)}]
+    # start -> begin, begin -> end (2 of 3), end -> single: the first held-out line all right, the second 1 of 3
+    assert s2s.type_table_baseline(train, held, lambda t: t) == pytest.approx(4 / 6)
