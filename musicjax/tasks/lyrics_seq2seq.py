@@ -103,6 +103,8 @@ def melody_phrases(line: Score, max_notes: int, strong=None, phrase_notes: int =
                 or (size >= phrase_notes and cadence[i])):
             out.append((start, i))
             start = i + 1
+    if len(out) > 1 and out[-1][1] - out[-1][0] + 1 < min_notes and out[-1][1] - out[-2][0] + 1 <= max_notes:
+        out[-2:] = [(out[-2][0], out[-1][1])]  # a last note or two closes the phrase before
     return out
 
 
@@ -316,11 +318,13 @@ def sequence_log_probs(logits, targets, mask):
 # ---- decoding constraints -------------------------------------------------------------------
 
 
-def fixed_length_step(fn, vocab_size: int):
+def fixed_length_step(fn, banned):
     """A step function for outputs of exactly `length` tokens per row (one per note): before a
-    row's end the special tokens are excluded, after it only PAD is possible (log-probability 0),
-    so beams of a row compare like lengths. Cache: {'model': ..., 'pos' [B], 'length' [B]}."""
-    special = jnp.arange(vocab_size) < len(SPECIALS)
+    row's end the `banned` tokens ([V] bool: the specials, the typed unknowns) are excluded, after
+    it only PAD is possible (log-probability 0), so beams of a row compare like lengths.
+    Cache: {'model': ..., 'pos' [B], 'length' [B]}."""
+    special = jnp.asarray(banned)
+    vocab_size = special.shape[0]
     only_pad = jnp.where(jnp.arange(vocab_size) == PAD, 0.0, -jnp.inf)
 
     def step(tokens, cache):
@@ -525,13 +529,15 @@ def make(config) -> Task:
         batch_n = b["source"].shape[0]
         if data.task == "melody_lyrics":
             cache = {"model": cache, "pos": jnp.zeros(batch_n, jnp.int32), "length": b["source_len"]}
-            step = fixed_length_step(fn, V)
+            step = fixed_length_step(fn, never_generated)
         else:
             cache = {"model": cache}
             step = line_step(fn, V)
         return step(jnp.full((batch_n,), BOS, jnp.int32), cache), step
 
     eos = -1 if data.task == "melody_lyrics" else EOS
+    # a melody's decoded syllables: never a special token nor a typed unknown ('?-'), which no one can sing
+    never_generated = np.array([i < len(SPECIALS) or t.strip("-") == "?" for i, t in enumerate(vocab.tokens)])
 
     @functools.partial(jax.jit, static_argnames=("beam_size",))
     def decode_beam(params, b, beam_size: int, length_alpha):

@@ -114,6 +114,8 @@ def test_decoding_gives_one_token_per_note_and_beam_1_is_greedy(task, trained):
     np.testing.assert_array_equal(n_g, lengths)
     real = np.arange(greedy.shape[1])[None, :] < lengths[:, None]
     assert (greedy[real] >= len(SPECIALS)).all() and (greedy[~real] == 0).all()
+    tokens = task.extra["vocab"].tokens
+    assert not any(tokens[t].strip("-") == "?" for t in greedy[real])  # typed unknowns are never sung
     beam4, lp_4, _ = decode(state.params, "", "beam", arrays=arrays, beam_size=4)
     assert np.mean(lp_4 >= lp_g - 1e-4) > 0.9 and lp_4.mean() >= lp_g.mean()
 
