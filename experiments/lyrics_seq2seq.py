@@ -28,6 +28,10 @@ steps of 64, validation every 50); still improving at step 600, so the best chec
 | melody_lyrics_bahdanau (305 s) | **3.984** | 4.388 | **1.224** | **0.665** | -12.42 vs -16.52 (98.2% of phrases not worse) |
 | melody_lyrics_luong (325 s) | 4.031 | 4.414 | 1.410 | 0.649 | -12.33 vs -16.34 (98.6%) |
 | melody_lyrics_blind (147 s) | 4.056 | **4.356** | 2.005 | 0.605 | |
+| melody_lyrics_ss (479 s) | 3.989 | 4.396 | 1.206 | 0.665 | -12.57 vs -16.73 (98.2%) |
+melody_lyrics_ss is Bahdanau with inverse-sigmoid scheduled sampling, k = 300: over 600 steps the
+teacher-forcing probability only fell to 0.976, so it is nearly the teacher-forced run (a smaller
+k, or more steps, would test the method; not run).
 Reports took 75-78 s each. Syllabic-type accuracy is teacher forced (the argmax of the summed
 probability of each type: single/begin/middle/end/melisma); a lookup table of the most frequent
 type given the previous syllable's type, the note's duration, position and phrase end scores 0.718
