@@ -301,6 +301,19 @@ def cmd_interpolate(args) -> int:
     return 0
 
 
+def cmd_lyrics(args) -> int:
+    _, task, state, step = _restored(args.workdir)
+    if "lyrics_files" not in task.extra:
+        raise CliError(f"{args.workdir}: not a lyrics seq2seq run (model_family lyrics_seq2seq)")
+    try:
+        result = task.extra["lyrics_files"](state, args.melody, args.out, args.part, args.seed, args.beam,
+                                            args.temperature)
+    except ValueError as e:
+        raise CliError(str(e)) from None
+    print(json.dumps({"checkpoint_step": step, **result}, ensure_ascii=False))
+    return 0
+
+
 def cmd_evaluate(args) -> int:
     from musicjax.data.files import atomic_write_text
 
@@ -457,6 +470,17 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", required=True, help="directory for MIDI, WAV and the PNG strip")
     c.add_argument("--synth", choices=("auto", "fluidsynth", "numpy"), default="auto", help=synth_help)
     c.set_defaults(func=cmd_interpolate)
+
+    c = sub.add_parser("lyrics", help="set generated lyrics under a melody (a melody_lyrics seq2seq run): "
+                                      "MIDI with lyric events, MusicXML, attention PNG")
+    c.add_argument("--workdir", required=True, help="a trained lyrics_seq2seq melody_lyrics run's directory")
+    c.add_argument("--melody", required=True, metavar="FILE", help="a music file (.mid .xml .musicxml .mxl .abc .krn)")
+    c.add_argument("--out", required=True, help="output stem: writes OUT.mid, OUT.musicxml, OUT.attention.png")
+    c.add_argument("--part", type=int, default=0, help="which part carries the melody (from 0; default 0)")
+    c.add_argument("--beam", type=int, help="beam width (default: the run's eval.beam_size)")
+    c.add_argument("--temperature", type=float, help="> 0: sample at this temperature instead of beam search")
+    c.add_argument("--seed", type=int, default=0, help="random seed of sampling")
+    c.set_defaults(func=cmd_lyrics)
 
     c = sub.add_parser("evaluate", help="a run's NLL, bits per note, accuracy with unigram/bigram baselines "
                                         "(JSON); or Pearce's melody benchmark with --idyom")

@@ -31,6 +31,7 @@ FAMILY_DEFAULTS = {
     "pianoroll_gan": ("pianoroll_gan.py", "default"),
     "music_transformer": ("transformer_melody.py", "default"),
     "chorale_frames": ("chorale_frames.py", "lstm_nade"),
+    "lyrics_seq2seq": ("lyrics_seq2seq.py", "melody_lyrics_bahdanau"),
 }
 _SET_BY_LOADER = ("experiment",)  # fields load_config adds itself
 

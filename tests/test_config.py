@@ -112,7 +112,10 @@ def test_every_variant_of_every_experiment_matches_its_family():
                 "pianoroll_gan.py": ("default", "wgan_gp", "hinge", "essen", "tiny", "tiny,hinge"),
                 "transformer_melody.py": ("tiny", "default", "absolute", "large"),
                 "chorale_frames.py": ("lstm_sigmoid", "lstm_nade", "transformer_nade", "transformer_sigmoid",
-                                      "tiny")}
+                                      "tiny"),
+                "lyrics_seq2seq.py": ("melody_lyrics_bahdanau", "melody_lyrics_luong", "melody_lyrics_blind",
+                                      "melody_lyrics_ss", "tang_next_line", "tang_blind", "tiny", "tiny_luong",
+                                      "tiny_blind", "tiny_lines")}
     for file, names in variants.items():
         for v in names:
             c = load_config(f"experiments/{file}:{v}")

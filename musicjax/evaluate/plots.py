@@ -117,3 +117,26 @@ def pianoroll_strip_png(scores: Sequence[Score], path: str | os.PathLike, titles
         ax.set_xlabel("bar", fontsize=7)
     axes[0][0].set_ylabel("pitch")
     _save(fig, plt, path)
+
+
+def attention_png(weights, source_labels: Sequence[str], target_labels: Sequence[str], path: str | os.PathLike,
+                  title: str = "", dpi: int = 100) -> None:
+    """An attention map: weights [T, S] (row t: the decoder's weights over the source at output
+    step t) as a heatmap, source positions across, output tokens down; atomic write."""
+    import numpy as np
+
+    w = np.asarray(weights, np.float64)
+    if w.ndim != 2 or w.shape != (len(target_labels), len(source_labels)):
+        raise ValueError(f"weights {w.shape} do not match {len(target_labels)} output x {len(source_labels)} source labels")
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(min(2.0 + 0.32 * w.shape[1], 24.0), min(1.5 + 0.28 * w.shape[0], 24.0)), dpi=dpi)
+    im = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=max(float(w.max()), 1e-6), aspect="auto")
+    ax.set_xticks(range(w.shape[1]), source_labels, rotation=90, fontsize=7)
+    ax.set_yticks(range(w.shape[0]), target_labels, fontsize=7)
+    ax.set_xlabel("source")
+    ax.set_ylabel("output")
+    import textwrap
+
+    ax.set_title(textwrap.fill(title, max(30, int(8 * fig.get_figwidth()))), fontsize=8)
+    fig.colorbar(im, ax=ax, fraction=0.03)
+    _save(fig, plt, path)

@@ -16,6 +16,7 @@ FAMILIES = {
     "pianoroll_gan": "musicjax.tasks.pianoroll_gan",
     "music_transformer": "musicjax.tasks.music_transformer",
     "chorale_frames": "musicjax.tasks.chorale_frames",
+    "lyrics_seq2seq": "musicjax.tasks.lyrics_seq2seq",
 }
 
 
