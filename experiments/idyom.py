@@ -20,6 +20,9 @@ Measured: chorales, 2-core CPU, 2026-11-22, 2,560 s: LSTM 1.949, BOTH 1.999, LST
           ALL+ 2.003 (2,631 s; the wider model overfits).
           kinder, 2-core CPU, 2026-11-22, 1,927 s: LSTM 1.885, BOTH 1.836, LSTM+ 1.826, BOTH+ 1.830,
           ALL+ 1.775 bits/note (Pearce's BOTH+ 2.106); each model alone: LSTM+ 1.880 and 1.867.
+          kinder_transformer, fold 1 only (--set max_folds=1), 2-core CPU shared (load 3-8),
+          2026-12-01, 505 s: LSTM 2.034, BOTH 1.918, LSTM+ 1.980, BOTH+ 1.967, ALL+ 1.828 bits/note
+          (the 2-seed viewpoint LSTM on that fold: 1.905, 1.868, 1.862, 1.862, 1.775).
           All rows: README "Results", experiments/results_idyom.json.
 """
 
