@@ -5,6 +5,11 @@ loss, splits and evaluation (`experiments/melody_lstm.py`), so the two rows comp
 Run:      musicjax train experiments/transformer_melody.py:default --workdir runs/transformer_melody
 Variants: tiny (seconds; tests), default (the family's defaults), absolute (no relative term: the
           ablation), large.
+
+Measured 2026-12-01 on the project's 2-core Intel Xeon (AVX-512), shared for the first 30 min
+(load 8-12), float32, `default`: 600 steps in 52 min (0.3 steps/s; the LSTM's default ran 3 steps/s);
+valid 4.445 / 4.218 / 4.131 bits/note at steps 200 / 400 / 600; test split 0.813 nats/token,
+4.153 bits/note, accuracy 0.747 (the melody LSTM's default: 0.831, 4.25, 0.741).
 """
 
 import ml_collections
