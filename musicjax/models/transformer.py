@@ -177,9 +177,22 @@ class TransformerStack(nn.Module):
                                      self.relative, self.dtype, name=f"layer_{i}")
             x, new = layer(x, layer_cache, pos, deterministic)
             layers.append(new)
-        start = jnp.zeros((), jnp.int32) if cache is None else cache["pos"]
+        start = jnp.zeros((), jnp.int32) if cache is None else pos
         x = nn.LayerNorm(dtype=jnp.float32, name="norm_out")(x)
         return x, {"layers": tuple(layers), "pos": start + length}
+
+
+def decoder_head(module: nn.Module, x, cache, deterministic: bool, relative: bool):
+    """The part of a Transformer LM after its input embedding, called inside `module`'s compact
+    method (its submodules `decoder` and `logits`; `module` has num_layers, num_heads, ff_dim,
+    max_len, max_distance, dropout, dtype, vocab_size): x [B, T, D] -> (logits [B, T, vocab]
+    float32, cache)."""
+    m = module
+    stack = TransformerStack(m.num_layers, m.num_heads, m.ff_dim, m.max_len, m.max_distance, m.dropout, relative,
+                             m.dtype, name="decoder")
+    x, cache = stack(x, cache, deterministic)
+    logits = nn.Dense(m.vocab_size, dtype=m.dtype, param_dtype=jnp.float32, name="logits")(x.astype(m.dtype))
+    return logits.astype(jnp.float32), cache
 
 
 class MusicTransformer(nn.Module):
@@ -201,11 +214,7 @@ class MusicTransformer(nn.Module):
     @nn.compact
     def __call__(self, tokens, cache: Cache | None = None, deterministic: bool = True):
         x = nn.Embed(self.vocab_size, self.model_dim, name="embed")(tokens) * jnp.sqrt(self.model_dim)
-        stack = TransformerStack(self.num_layers, self.num_heads, self.ff_dim, self.max_len, self.max_distance,
-                                 self.dropout, self.relative, self.dtype, name="decoder")
-        x, cache = stack(x, cache, deterministic)
-        logits = nn.Dense(self.vocab_size, dtype=self.dtype, param_dtype=jnp.float32, name="logits")(x.astype(self.dtype))
-        return logits.astype(jnp.float32), cache
+        return decoder_head(self, x, cache, deterministic, self.relative)
 
 
 class FeatureTransformer(nn.Module):
@@ -229,8 +238,4 @@ class FeatureTransformer(nn.Module):
             raise ValueError(f"features have {features.shape[-1]} columns, the model {len(self.feature_sizes)}")
         x = sum(nn.Embed(size, self.model_dim, name=f"embed_{f}")(features[..., f])
                 for f, size in enumerate(self.feature_sizes)) * jnp.sqrt(self.model_dim / len(self.feature_sizes))
-        stack = TransformerStack(self.num_layers, self.num_heads, self.ff_dim, self.max_len, self.max_distance,
-                                 self.dropout, True, self.dtype, name="decoder")
-        x, cache = stack(x, cache, deterministic)
-        logits = nn.Dense(self.vocab_size, dtype=self.dtype, param_dtype=jnp.float32, name="logits")(x.astype(self.dtype))
-        return logits.astype(jnp.float32), cache
+        return decoder_head(self, x, cache, deterministic, relative=True)
