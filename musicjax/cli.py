@@ -326,7 +326,11 @@ def cmd_evaluate(args) -> int:
         result = fitted.report(args.workdir, args.split)
     else:
         _, task, state, step = _restored(args.workdir)
-        result = {"checkpoint_step": step, **task.full_report(state, args.split)}
+        report = task.full_report(state, args.split)
+        result = {"checkpoint_step": step, **report}
+        write_outputs = task.extra.get("write_outputs")  # a family's pictures, audio and tables of this split
+        if write_outputs:
+            result["written"] = write_outputs(state, args.workdir, split=args.split, evaluation=report)
     atomic_write_text(pathlib.Path(args.workdir) / f"eval_{args.split}.json", json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0

@@ -20,14 +20,17 @@ class Task:
         position of a run is its step).
     evaluate(state, split) -> dict of floats (host side; the loop logs them as `<split>_<name>`).
     best_metric: (name, "min" | "max") among evaluate's keys: which checkpoint is "best".
-    sample(state, num, seed, **options) -> list of Scores.
+    sample(state, num, seed, **options) -> list of Scores (a music family) or of text lines (a
+        text family, which says so with extra["text_samples"]; the CLI writes them to one file).
     report(state, split) -> dict: the full evaluation `musicjax evaluate` writes (JSON), by
         default `evaluate`'s.
     rate_metrics: names of count metrics of a step (e.g. "tokens") the loop logs per second.
     guard_metrics: names of positive step metrics whose spike (a multiple of their recent median)
         stops the run as diverged: a loss that stays finite can still blow up. () for losses that
         may be negative (a WGAN critic).
-    extra: family-specific host functions the CLI may call by name (e.g. "interpolate")."""
+    extra: family-specific host functions the CLI may call by name: "interpolate" (`musicjax
+        interpolate`), "write_outputs(state, workdir, split, evaluation)" (what `musicjax evaluate`
+        writes beside eval_<split>.json: pictures, audio, a Markdown table), "text_samples"."""
 
     init: Callable[[Any], Any]
     train_step: Callable

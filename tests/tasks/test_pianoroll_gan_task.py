@@ -143,6 +143,13 @@ def test_the_training_loop_trains_checkpoints_and_resumes_it(task, tmp_path):
         np.testing.assert_array_equal(x, y)
     rows = [json.loads(line) for line in (tmp_path / "whole" / "metrics.jsonl").read_text().splitlines()]
     assert any("d_loss" in r for r in rows) and any("valid_frechet_real_vs_real" in r for r in rows)
+    from musicjax.cli import main
+
+    assert main(["evaluate", "--workdir", str(tmp_path / "whole"), "--split", "valid"]) == 0
+    out = json.loads((tmp_path / "whole" / "eval_valid.json").read_text())
+    assert out["checkpoint_step"] == 6 and out["threshold"]["frechet"] > 0
+    assert (tmp_path / "whole" / "eval_valid.md").read_text().startswith("| metric |")
+    assert len(out["written"]["midi"]) == 16 and (tmp_path / "whole" / "samples" / "grid.png").exists()
 
 
 def test_report_samples_and_written_outputs(task, tmp_path):

@@ -12,8 +12,11 @@ REPO = pathlib.Path(__file__).resolve().parents[2]
 
 
 def _env(**extra):
-    env = dict(os.environ, PYTHONPATH=str(REPO), **extra)
-    env.pop("XLA_FLAGS", None)
+    """The test's environment with `extra`; XLA_FLAGS keeps only the suite's optimisation level
+    (conftest) besides what `extra` sets."""
+    keep = [f for f in os.environ.get("XLA_FLAGS", "").split() if "optimization_level" in f]
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    env["XLA_FLAGS"] = " ".join(keep + extra.pop("XLA_FLAGS", "").split())
     env.update(extra)
     return env
 
