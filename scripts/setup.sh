@@ -30,6 +30,8 @@ if [ ! -f "$stamp" ]; then
   # quiet: only errors reach the terminal (pip's progress, its version nag and build chatter do not)
   pip_quiet=(-q --disable-pip-version-check --no-warn-script-location --no-input)
   .venv/bin/python -m pip install "${pip_quiet[@]}" --upgrade pip >/dev/null
-  .venv/bin/python -m pip install "${pip_quiet[@]}" -e "$spec"
+  # PYTHONWARNINGS: setuptools' build backend warns about every editable install (10 lines); our
+  # package folder is the one meant to be imported
+  PYTHONWARNINGS=ignore .venv/bin/python -m pip install "${pip_quiet[@]}" -e "$spec"
   touch "$stamp"
 fi
