@@ -9,12 +9,15 @@ from __future__ import annotations
 
 import collections
 import collections.abc
+import contextlib
 import json
+import logging
 import shutil
 import sys
 import time
 
 import tensorflow_datasets as tfds
+from tensorflow_datasets.core.utils import tqdm_utils
 
 from musicjax.data import corpora
 from musicjax.data.files import atomic_write_text, data_dir, exclusive_lock
@@ -40,7 +43,35 @@ class _LocalDatasetInfo(tfds.core.DatasetInfo):
         pass
 
 
-class _ScoreCorpus(tfds.core.GeneratorBasedBuilder):
+class _LocalBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A builder of data made here: tfds's download messages ("Downloading and preparing dataset
+    Unknown size (download: Unknown size, …)", "downloaded and prepared to …") would say that
+    something is downloaded, and nothing is; the build prints its own counts instead."""
+
+    def _log_download_bytes(self) -> None:
+        pass
+
+    def _log_download_done(self) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def _tfds_quiet():
+    """While a corpus is checked or built: no absl warnings about the variant folder a build has
+    not written yet ("has no dataset_info.json"), and no tfds bars for writing and shuffling the
+    splits (seconds; the parse bar shows what takes the time). Both restored after."""
+    absl = logging.getLogger("absl")
+    level, bars = absl.level, tqdm_utils._active
+    absl.setLevel(logging.ERROR)
+    tfds.display_progress_bar(False)
+    try:
+        yield
+    finally:
+        absl.setLevel(level)
+        tfds.display_progress_bar(bars)
+
+
+class _ScoreCorpus(_LocalBuilder):
     """A score corpus split 80/10/10 by melody fingerprint."""
 
     VERSION = RECORD_VERSION
@@ -80,7 +111,7 @@ class FolkAbc(_ScoreCorpus):
     CORPUS = "folk_abc"
 
 
-class LyricsText(tfds.core.GeneratorBasedBuilder):
+class LyricsText(_LocalBuilder):
     """Lyric and poem texts: chorale verses (from the notes' syllables), Tang poems and Song ci
     (fortunes-zh), English songs and poems (fortunes). Split by a hash of the id."""
 
@@ -114,7 +145,7 @@ class LyricsText(tfds.core.GeneratorBasedBuilder):
 BUILTIN_BUILDERS = {"bach_chorales": BachChorales, "essen": Essen, "folk_abc": FolkAbc, "lyrics_text": LyricsText}
 
 
-class _IngestedCorpus(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+class _IngestedCorpus(_LocalBuilder, skip_registration=True):
     """A corpus made by `musicjax data ingest` from a user's folder (musicjax/data/ingest.py): the
     built-in corpora's records and splits, written from the ingest cache."""
 
@@ -200,7 +231,8 @@ def builder(name: str) -> tfds.core.DatasetBuilder:
 
 
 def is_built(name: str) -> bool:
-    return builder(name).is_prepared()
+    with _tfds_quiet():
+        return builder(name).is_prepared()
 
 
 def build(name: str) -> dict:
@@ -208,9 +240,10 @@ def build(name: str) -> dict:
     processes at once: one builds, the others wait and then find it built."""
     if name == "lyrics_text":
         build("bach_chorales")
-    if builder(name).is_prepared():
+    if is_built(name):
         return build_report(name)
-    with exclusive_lock(tfds_dir() / f"{name}.lock", f"{name}: waiting for another build of it to finish"):
+    with exclusive_lock(tfds_dir() / f"{name}.lock", f"{name}: waiting for another build of it to finish"), \
+            _tfds_quiet():
         b = builder(name)  # made anew under the lock: another process may have built it meanwhile
         if not b.is_prepared():
             _remove_incomplete(name)
