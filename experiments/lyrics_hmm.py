@@ -81,8 +81,8 @@ def get_config(variant: str = "zh_chars") -> ml_collections.ConfigDict:
 
     c.mcmc = ml_collections.ConfigDict()
     c.mcmc.num_chains = 2  # run one after another (one compiled NUTS loop serves all)
-    c.mcmc.num_warmup = 300  # adaptation steps per chain (step size, diagonal mass matrix)
-    c.mcmc.num_samples = 200  # kept draws per chain (multiples of 50: the compiled block)
+    c.mcmc.num_warmup = 500  # adaptation steps per chain (step size, diagonal mass matrix)
+    c.mcmc.num_samples = 1000  # kept draws per chain (multiples of 50: the compiled block); 300 + 200 left r-hat 1.015-1.037
     c.mcmc.target_accept = 0.8  # NUTS target acceptance probability
     c.mcmc.max_tree_depth = 5  # at most 2^5 - 1 leapfrog steps per draw (what NUTS chose here anyway)
     c.mcmc.init = "ml"  # ml: each chain starts at the EM fit plus jitter | uniform: NumPyro's random start
