@@ -27,8 +27,10 @@ spec="."
 stamp=".venv/.musicjax-installed-$(sha1sum pyproject.toml | cut -c1-12)-${extras:-base}"
 if [ ! -f "$stamp" ]; then
   echo "setup: installing musicjax${extras:+[$extras]} into .venv (a minute or two the first time)" >&2
-  # quiet: only errors reach the terminal (pip's progress, its version nag and build chatter do not)
-  pip_quiet=(-q --disable-pip-version-check --no-warn-script-location --no-input)
+  # quiet: only errors reach the terminal (pip's progress, its warnings, its version nag and build
+  # chatter do not; -qq also hides the "Location ... is ignored" warning pip repeats for every
+  # package when its configuration names a find-links folder that does not exist)
+  pip_quiet=(-qq --disable-pip-version-check --no-warn-script-location --no-input)
   .venv/bin/python -m pip install "${pip_quiet[@]}" --upgrade pip >/dev/null
   # PYTHONWARNINGS: setuptools' build backend warns about every editable install (10 lines); our
   # package folder is the one meant to be imported
