@@ -6,40 +6,45 @@ Run:      musicjax train experiments/lyrics_hmm.py:zh_chars --workdir runs/hmm_z
 Variants: zh_chars (Tang poems and Song ci, characters), zh_pinyin (the same lines as toned pinyin),
           de_words (chorale verses), en_words (songs and poems; the first 2,400 lines), tiny (tests).
 
-Measured 2026-12-01, each variant once, one after another, on the project's 2-core x86_64 CPU
-(AVX-512) shared with other jobs (load average 4-13 throughout), through
-`musicjax.tasks.lyrics_hmm.fit` then `report(workdir, "test")` (the CLI route is the same calls).
-K = 6 states, 150 emitted symbols (200 for de) with <eos> and <unk>; Dirichlet(1) priors; NUTS
-2 chains x (300 warm-up + 200 draws) from the EM fit plus jitter, tree depth <= 5 (every draw used
-31 leapfrog steps), no divergences. Test-split perplexity per token (<eos> counted, an
-out-of-vocabulary token counted as <unk>, the same tokens for every model):
+Measured 2026-12-01, each variant once, on the project's 2-core x86_64 CPU (AVX-512): zh_chars
+alone on the idle machine, then zh_pinyin, de_words and en_words at once (three fits sharing the 2
+cores, with a test run at the end of en's), through `musicjax train … ; musicjax evaluate --split
+test` (`--set mcmc.num_warmup=500 --set mcmc.num_samples=1000`, now the defaults). K = 6 states,
+150 emitted symbols (200 for de) with <eos> and <unk>; Dirichlet(1) priors; NUTS 2 chains x (500
+warm-up + 1,000 draws) from the EM fit plus jitter, tree depth <= 5 (every draw used 31 leapfrog
+steps), no divergences. Test-split perplexity per token (<eos> counted, an out-of-vocabulary token
+counted as <unk>, the same tokens for every model); r-hat is the largest split r-hat over every
+parameter (all 942-1,242 entries of init, trans and emit, states aligned); ESS the smallest:
 
-| variant | test lines / tokens, OOV | NUTS pred. | NUTS mean | SVI | ML (EM) | PPM* | r-hat (>1.01) | ESS, /s | wall |
+| variant | test lines / tokens, OOV | NUTS pred. | NUTS mean | SVI | ML (EM) | PPM* | r-hat max | ESS min, /s | wall |
 | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |
-| zh_chars | 252 / 3,884, 49.2% | 11.17 | 11.17 | 11.18 | **11.07** | 14.10 | 1.015 (6 of 943) | 110, 0.72 | 9:06 |
-| zh_pinyin | 252 / 3,884, 35.1% | 22.89 | 22.89 | 22.90 | **22.49** | 28.64 | 1.023 (13 of 943) | 95, 1.01 | 6:50 |
-| de_words | 204 / 1,534, 24.8% | **22.92** | 22.94 | 22.99 | 24.07 | 12.02 | 1.032 (17 of 1,243) | 45, 0.44 | 6:24 |
-| en_words | 664 / 6,358, 33.6% | 18.65 | 18.67 | **18.64** | 18.66 | 15.30 | 1.037 (12 of 943) | 75, 0.33 | 11:02 |
+| zh_chars | 252 / 3,884, 49.2% | 11.17 | 11.17 | 11.18 | **11.07** | 14.10 | **1.0025** | 633, 1.31 | 12:56 idle |
+| zh_pinyin | 252 / 3,884, 35.1% | 22.89 | 22.89 | 22.90 | **22.49** | 28.64 | **1.0037** | 560, 0.70 | 21:58 shared |
+| de_words | 204 / 1,534, 24.8% | **22.93** | 22.94 | 22.99 | 24.07 | 12.02 | **1.0066** | 361, 0.50 | 19:50 shared |
+| en_words | 664 / 6,358, 33.6% | 18.66 | 18.67 | **18.64** | 18.66 | 15.30 | **1.0057** | 580, 0.66 | 24:34 shared |
 
 - Bayesian against maximum likelihood at the same K: the posterior predictive wins only on the
-  smallest corpus (de: 14k training tokens for 1,243 parameters, 22.92 vs 24.07; validation 19.38
+  smallest corpus (de: 14k training tokens for 1,243 parameters, 22.93 vs 24.07; validation 19.40
   vs 20.67); on zh and en (23-24k tokens, 943 parameters) ML is as good or 1-2% better. So at this
   size the case for being Bayesian holds only where the data are scarce per parameter.
 - PPM* beats every HMM on de and en: a first-order HMM with 6 states is a weak language model, and
   the chorale texts repeat across harmonisations (a test verse is often a training verse); on zh
   with half the characters out of vocabulary PPM* is worse.
-- The goal r-hat <= 1.01 is not met in this budget: 6-17 parameters per variant reach 1.015-1.037,
-  nearly all emissions of rare tokens (p < 0.01, e.g. de 'hilf', 'leib') and 1-4 transitions; the
-  potential energy's r-hat is 1.000-1.026. A first try with 4 chains x (100 + 150) gave r-hat 1.22
-  (zh_chars); starting the mass matrix at the SVI guide's variances made it worse (1.45).
+- The goal r-hat <= 1.01 is met on every parameter of every variant. With 2 x (300 + 200) it was
+  not (1.015-1.037: 6-17 parameters, nearly all emissions of rare tokens, p < 0.01, and 1-4
+  transitions); the longer warm-up and five times the draws settled them, and the perplexities
+  did not move (to 0.01). Tried and dropped: 4 chains x (100 + 150) (r-hat 1.22), the mass matrix
+  started at the SVI guide's variances (1.45), and the chains vectorised under one vmap (1.2x per
+  leapfrog step at best: the step is bound by arithmetic, not per-operation overhead).
 - What the states learn (states.md per run): one state per punctuation role ('，' / '。' / <eos> in
   zh; commas and full stops in de/en), the rest split by word class (de: function words /
   pronouns / 'gott, jesu, herr, christ'; en: determiners 'the, a, your, my' / prepositions /
   pronouns). In zh the Viterbi states carry almost no information about tone (0.003 of 1.98 bits),
   level/oblique class (0.001 of 0.99) or the final at line ends (0.020 of 4.56, against 0.018-0.020
   for shuffled states): a first-order HMM over characters learns position in the line, not prosody.
-- Time: EM 10-17 s, SVI 1,500 steps 78-108 s, NUTS compile 20-31 s, warm-up 139-283 s, sampling
-  95-229 s, the test report 3-8 s. The en run exceeded the 10-minute target at this machine load.
+- Time (zh_chars, idle): EM 4 s, SVI 1,500 steps 46 s, NUTS compile 15 s, warm-up 213 s, sampling
+  483 s; sharing the machine three ways: EM 11-15 s, SVI 75-83 s, warm-up 339-461 s, sampling
+  728-875 s. The test report takes 3-8 s.
 `tiny` fits 120 chorale lines with K=3 in about a minute here, most of it compilation.
 """
 
