@@ -43,23 +43,11 @@ class _LocalDatasetInfo(tfds.core.DatasetInfo):
         pass
 
 
-class _LocalBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
-    """A builder of data made here: tfds's download messages ("Downloading and preparing dataset
-    Unknown size (download: Unknown size, …)", "downloaded and prepared to …") would say that
-    something is downloaded, and nothing is; the build prints its own counts instead."""
-
-    def _log_download_bytes(self) -> None:
-        pass
-
-    def _log_download_done(self) -> None:
-        pass
-
-
 @contextlib.contextmanager
 def _tfds_quiet():
-    """While a corpus is checked or built: no absl warnings about the variant folder a build has
-    not written yet ("has no dataset_info.json"), and no tfds bars for writing and shuffling the
-    splits (seconds; the parse bar shows what takes the time). Both restored after."""
+    """No absl warnings about the variant folder a build has not written yet ("has no
+    dataset_info.json"), and no tfds bars for writing and shuffling the splits (seconds; the parse
+    bar shows what takes the time). Both restored after."""
     absl = logging.getLogger("absl")
     level, bars = absl.level, tqdm_utils._active
     absl.setLevel(logging.ERROR)
@@ -69,6 +57,28 @@ def _tfds_quiet():
     finally:
         absl.setLevel(level)
         tfds.display_progress_bar(bars)
+
+
+class _LocalBuilder(tfds.core.GeneratorBasedBuilder, skip_registration=True):
+    """A builder of data made here (the built-in corpora, lyric texts, ingested collections),
+    checked and prepared quietly (`_tfds_quiet`), wherever that is called from. tfds's download
+    messages ("Downloading and preparing dataset Unknown size (download: Unknown size, …)",
+    "downloaded and prepared to …") would say that something is downloaded, and nothing is; the
+    build prints its own counts instead."""
+
+    def is_prepared(self) -> bool:
+        with _tfds_quiet():
+            return super().is_prepared()
+
+    def download_and_prepare(self, *args, **kwargs):
+        with _tfds_quiet():
+            return super().download_and_prepare(*args, **kwargs)
+
+    def _log_download_bytes(self) -> None:
+        pass
+
+    def _log_download_done(self) -> None:
+        pass
 
 
 class _ScoreCorpus(_LocalBuilder):
@@ -231,8 +241,7 @@ def builder(name: str) -> tfds.core.DatasetBuilder:
 
 
 def is_built(name: str) -> bool:
-    with _tfds_quiet():
-        return builder(name).is_prepared()
+    return builder(name).is_prepared()
 
 
 def build(name: str) -> dict:
@@ -242,8 +251,7 @@ def build(name: str) -> dict:
         build("bach_chorales")
     if is_built(name):
         return build_report(name)
-    with exclusive_lock(tfds_dir() / f"{name}.lock", f"{name}: waiting for another build of it to finish"), \
-            _tfds_quiet():
+    with exclusive_lock(tfds_dir() / f"{name}.lock", f"{name}: waiting for another build of it to finish"):
         b = builder(name)  # made anew under the lock: another process may have built it meanwhile
         if not b.is_prepared():
             _remove_incomplete(name)

@@ -81,19 +81,22 @@ def test_ingest_a_collection(chorales, corpus_dir, tmp_path, data_dir):
     assert third["parsed_this_run"] == 0 and third["items"] == again["items"] - 1
 
 
-def test_cli_ingest_and_list(chorales, corpus_dir, tmp_path, data_dir, capsys):
+def test_cli_ingest_and_list(chorales, corpus_dir, tmp_path, data_dir, capfd):
     from musicjax.cli import main
 
     root = tmp_path / "c"
     bench.make_collection(root, chorales, 40, seed=3)
     assert main(["data", "ingest", str(root), "--name", "tiny"]) == 0
-    out = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    said = capfd.readouterr()
+    out = json.loads(said.out.strip().splitlines()[-1])
+    # nothing untrue or alarming from tfds: nothing was downloaded, no half-written folder warned about
+    assert not any(w in said.out + said.err for w in ("Downloading", "downloaded", "WARNING:absl")), said.err[-2000:]
     assert out["name"] == "tiny" and out["items"] > 0
     assert main(["data", "list", "--json"]) == 0
-    rows = {r["name"]: r for r in json.loads(capsys.readouterr().out)}
+    rows = {r["name"]: r for r in json.loads(capfd.readouterr().out)}
     assert rows["tiny"]["built"] and rows["tiny"]["items"] == out["items"]
     assert main(["data", "ingest", str(root / "nowhere"), "--name", "tiny2"]) == 1
     assert main(["data", "ingest", str(root), "--name", "Bad Name"]) == 1
     assert main(["data", "ingest", str(root), "--name", "bach_chorales"]) == 1
-    err = capsys.readouterr().err
+    err = capfd.readouterr().err
     assert err.count("musicjax: error:") == 3 and "Traceback" not in err
