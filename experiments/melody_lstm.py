@@ -3,7 +3,9 @@ chorale sopranos: melody tokens at 4 steps per quarter, teacher forcing, cross-e
 
 Run:      musicjax train experiments/melody_lstm.py:default --workdir runs/melody_lstm
 Variants: tiny (seconds; tests), demo (`musicjax demo`: 300 steps at peak lr 5e-3), default (600
-          steps; the family's defaults: a new melody_lstm experiment states only what differs), large.
+          steps; the family's defaults: a new melody_lstm experiment states only what differs), large,
+          performance (the chorales' four voices as performance events, not melodies: the LSTM row
+          beside the Transformer's in experiments/transformer_melody.py), performance_tiny.
 
 Measured 2026-11-22 on the project's 2-core CPU machine (AVX-512), float32, `default`:
 600 steps in 252 s (3 steps/s, ~24k tokens/s); test split (871 melodies, 46,040 notes):
@@ -22,6 +24,7 @@ import ml_collections
 
 # Fields with a fixed set of values (musicjax.config checks them, naming the field)
 CHOICES = {
+    "data.representation": ("melody", "performance"),
     "model.implementation": ("fused", "flax"),
     "train.optimizer": ("adam", "adamw", "adagrad", "sgd"),
     "train.schedule": ("constant", "exponential", "cosine", "warmup_cosine", "warmup_linear"),
@@ -35,9 +38,11 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.seed = 0  # PRNG seed: parameters, dropout (folded with the step) and data order
 
     c.data = ml_collections.ConfigDict()
+    c.data.representation = "melody"  # melody: one part's tokens on a grid | performance: events (all parts)
     c.data.sources = (("essen", 0), ("bach_chorales", 0))  # (corpus, part): part 0 = chorale soprano
     c.data.steps_per_quarter = 4  # melody grid: sixteenth notes
-    c.data.min_pitch = 36  # melody codec range (vocabulary 66)
+    c.data.steps_per_second = 100  # performance only: time-shift resolution (10 ms)
+    c.data.min_pitch = 36  # melody codec range (vocabulary 66); performance: transpositions stay inside
     c.data.max_pitch = 96
     c.data.max_transpose = 5  # training melodies shifted by up to +-5 semitones (kept in range)
 
@@ -100,6 +105,29 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
         c.model.embed_dim, c.model.hidden = 256, 512
         c.train.num_steps = 5000
         c.eval_every = c.checkpoint_every = 500
+    elif variant in ("performance", "performance_tiny"):
+        performance(c, tiny=variant == "performance_tiny")
+        if variant == "performance_tiny":
+            c.model.embed_dim, c.model.hidden, c.model.num_layers = 16, 32, 2
     elif variant != "default":
-        raise ValueError(f"unknown variant {variant!r}: tiny, demo, default, large")
+        raise ValueError(f"unknown variant {variant!r}: tiny, demo, default, large, performance, performance_tiny")
     return c
+
+
+def performance(c: ml_collections.ConfigDict, tiny: bool = False) -> None:
+    """The chorales' four voices as performance events (PerformanceRNN's vocabulary, 391 ids; the
+    corpus scores at their notated 120 qpm, so a quarter is a 50-step time shift): the data both
+    LM families train on for the performance rows. `tiny`: seconds, for tests."""
+    c.data.representation = "performance"
+    c.data.sources = (("bach_chorales", None),)  # part None: every part
+    c.data.min_pitch, c.data.max_pitch = 21, 108  # transpositions keep notes on the piano
+    c.train.seq_len = 256  # events per training window (median chorale: 500 events)
+    c.train.batch_size = 32
+    c.train.num_steps = 1500
+    c.eval_every = c.checkpoint_every = 250
+    c.sample.steps = 511  # events per sample (the Transformer's cache holds 512 with BOS)
+    if tiny:
+        c.train.batch_size, c.train.seq_len, c.train.num_steps = 8, 32, 8
+        c.log_every, c.eval_every, c.checkpoint_every = 2, 4, 4
+        c.eval_batch_size, c.eval_length = 16, 64
+        c.sample.steps = 48

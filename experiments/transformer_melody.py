@@ -4,7 +4,8 @@ loss, splits and evaluation (`experiments/melody_lstm.py`), so the two rows comp
 
 Run:      musicjax train experiments/transformer_melody.py:default --workdir runs/transformer_melody
 Variants: tiny (seconds; tests), default (the family's defaults), absolute (no relative term: the
-          ablation), large.
+          ablation), large, performance (the chorales' four voices as performance events: note-on/off,
+          10 ms time shifts, velocity; `melody_lstm.performance` sets the data), performance_tiny.
 
 Measured 2026-12-01 on the project's 2-core Intel Xeon (AVX-512), shared for the first 30 min
 (load 8-12), float32, `default`: 600 steps in 52 min (0.3 steps/s; the LSTM's default ran 3 steps/s);
@@ -20,7 +21,8 @@ CHOICES = {k: v for k, v in melody_lstm.CHOICES.items() if not k.startswith("mod
 
 
 def get_config(variant: str = "default") -> ml_collections.ConfigDict:
-    c = melody_lstm.get_config("tiny" if variant == "tiny" else "default")
+    base = variant if variant in ("tiny", "performance", "performance_tiny") else "default"
+    c = melody_lstm.get_config(base)
     c.model_family = "music_transformer"
     c.model = ml_collections.ConfigDict()
     c.model.model_dim = 256  # residual stream width (embedding size)
@@ -33,7 +35,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.model.relative = True  # relative position logits (False: no position information but causality)
     c.train.learning_rate = 1e-3  # peak
     c.train.warmup_steps = 100
-    if variant == "tiny":
+    if variant in ("tiny", "performance_tiny"):
         c.model.model_dim, c.model.num_layers, c.model.num_heads, c.model.ff_dim = 32, 2, 4, 64
         c.model.max_len = 64
         c.train.warmup_steps = 2
@@ -43,6 +45,6 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
         c.model.model_dim, c.model.num_layers, c.model.ff_dim = 384, 6, 1536
         c.train.num_steps = 5000
         c.eval_every = c.checkpoint_every = 500
-    elif variant != "default":
-        raise ValueError(f"unknown variant {variant!r}: tiny, default, absolute, large")
+    elif variant not in ("default", "performance"):
+        raise ValueError(f"unknown variant {variant!r}: tiny, default, absolute, large, performance, performance_tiny")
     return c

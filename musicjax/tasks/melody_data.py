@@ -1,4 +1,7 @@
-"""From corpus records to language-model batches with grain.
+"""From corpus records to language-model batches with grain: melody tokens (`MelodyData`, one part
+on a grid) or performance events (`PerformanceData`, every part, 10 ms time shifts). Both give the
+same small interface (`codec`, `encode`, `notes_in`, `shifts`, `transpose`), so the functions here
+and the LM task serve either.
 
 Element i of the training stream is a pure function of (seed, i): the piece, its crop and its
 transposition are drawn from a key folded with i. So the data position of a run is its step
@@ -13,8 +16,10 @@ import grain
 import numpy as np
 
 from musicjax.codecs.melody import BOS, EOS, NUM_SPECIAL, PAD, MelodyCodec
+from musicjax.codecs.performance import PerformanceCodec
 from musicjax.data import datasets
 from musicjax.data.records import record_to_score
+from musicjax.data.score import Score, select_notes
 
 
 @dataclasses.dataclass(frozen=True)
@@ -31,26 +36,100 @@ class MelodyData:
     def codec(self) -> MelodyCodec:
         return MelodyCodec(self.steps_per_quarter, self.min_pitch, self.max_pitch)
 
+    def encode(self, score: Score, part: int | None = 0) -> np.ndarray:
+        """One part of a Score (the first by default) as melody tokens [steps] (no BOS/EOS);
+        ValueError if unusable."""
+        if part is None or part >= len(score.parts):
+            raise ValueError("no such part" if part is not None else "a melody is one part: name it")
+        return self.codec.encode(score, part)
 
-def melody_sequences(data: MelodyData, split: str) -> tuple[list[np.ndarray], list[str]]:
-    """Every melody of `split` as tokens [steps] (no BOS/EOS), and the ids of those skipped
-    (out of the codec's range or empty)."""
-    codec = data.codec
+    def notes_in(self, tokens: np.ndarray) -> int:
+        """How many notes a token sequence holds (note-on tokens)."""
+        return int(np.sum(np.asarray(tokens) >= NUM_SPECIAL))
+
+    def shifts(self, tokens: np.ndarray, max_shift: int) -> np.ndarray:
+        """The transpositions in [-max_shift, max_shift] that keep every note in the codec's range."""
+        notes = tokens[tokens >= NUM_SPECIAL] - NUM_SPECIAL + self.min_pitch
+        return _shifts_within(notes, max_shift, self.min_pitch, self.max_pitch)
+
+    def transpose(self, tokens: np.ndarray, shift: int) -> np.ndarray:
+        """Tokens with every note-on moved by `shift` semitones."""
+        return transpose_tokens(tokens, shift)
+
+
+@dataclasses.dataclass(frozen=True)
+class PerformanceData:
+    """Performance events (`PerformanceCodec`: note-on/off per pitch, 10 ms time shifts, velocity)
+    of whole pieces: each (corpus, part) pair names a corpus and one part of it, or with part None
+    every part at once (e.g. ("bach_chorales", None): the four voices). Transposition keeps notes
+    within [min_pitch, max_pitch] (the piano's keys by default)."""
+
+    sources: tuple[tuple[str, int | None], ...] = (("bach_chorales", None),)
+    steps_per_second: int = 100
+    min_pitch: int = 21
+    max_pitch: int = 108
+
+    @property
+    def codec(self) -> PerformanceCodec:
+        return PerformanceCodec(self.steps_per_second)
+
+    def encode(self, score: Score, part: int | None = None) -> np.ndarray:
+        """The events of a Score (all parts by default, or part `part`) [events] (no BOS/EOS); ValueError if
+        unusable (no such part, no notes, a pitch outside [min_pitch, max_pitch])."""
+        if part is not None:
+            if part >= len(score.parts):
+                raise ValueError("no such part")
+            score = select_notes(score, score.part == part)
+        if not len(score.pitch):
+            raise ValueError("no notes")
+        if score.pitch.min() < self.min_pitch or score.pitch.max() > self.max_pitch:
+            raise ValueError("a pitch outside the range")
+        return self.codec.encode(score)
+
+    def _on(self, tokens: np.ndarray) -> np.ndarray:
+        c = self.codec
+        return (tokens >= c.note_on) & (tokens < c.note_off)
+
+    def notes_in(self, tokens: np.ndarray) -> int:
+        """How many notes an event sequence holds (note-on events)."""
+        return int(np.sum(self._on(np.asarray(tokens))))
+
+    def shifts(self, tokens: np.ndarray, max_shift: int) -> np.ndarray:
+        """The transpositions in [-max_shift, max_shift] that keep every note in [min_pitch, max_pitch]."""
+        notes = tokens[self._on(tokens)] - self.codec.note_on
+        return _shifts_within(notes, max_shift, self.min_pitch, self.max_pitch)
+
+    def transpose(self, tokens: np.ndarray, shift: int) -> np.ndarray:
+        """Events with every note-on and note-off moved by `shift` semitones (time shifts and
+        velocities unchanged)."""
+        c = self.codec
+        pitched = (tokens >= c.note_on) & (tokens < c.time_shift)
+        return np.where(pitched, tokens + shift, tokens).astype(np.int32)
+
+
+def _shifts_within(notes: np.ndarray, max_shift: int, low: int, high: int) -> np.ndarray:
+    shifts = np.arange(-max_shift, max_shift + 1)
+    if not len(notes):
+        return np.zeros(1, np.int64)
+    return shifts[(int(notes.min()) + shifts >= low) & (int(notes.max()) + shifts <= high)]
+
+
+def melody_sequences(data: MelodyData | PerformanceData, split: str) -> tuple[list[np.ndarray], list[str]]:
+    """Every piece of `split` as `data`'s tokens [steps] (no BOS/EOS), and the ids of those skipped
+    (out of the codec's range, empty, no such part)."""
     seqs, skipped = [], []
     for corpus, part in data.sources:
         for rec in datasets.data_source(corpus, split):
             score = record_to_score(rec)
             try:
-                if part >= len(score.parts):
-                    raise ValueError("no such part")
-                seqs.append(codec.encode(score, part))
+                seqs.append(data.encode(score, part))
             except ValueError:
                 skipped.append(score.meta.source_id)
     return seqs, skipped
 
 
 def notes_in(tokens: np.ndarray) -> int:
-    """How many notes a token sequence holds (note-on tokens)."""
+    """How many notes a melody-token sequence holds (note-on tokens): `MelodyData().notes_in`."""
     return int(np.sum(np.asarray(tokens) >= NUM_SPECIAL))
 
 
@@ -73,7 +152,7 @@ def _window(tokens: np.ndarray, length: int, start: int) -> dict:
 class _TrainElement:
     """grain map: index -> one training window, drawn from rng(seed, index)."""
 
-    def __init__(self, seqs: Sequence[np.ndarray], length: int, max_shift: int, data: MelodyData, seed: int):
+    def __init__(self, seqs: Sequence[np.ndarray], length: int, max_shift: int, data, seed: int):
         self.seqs, self.length, self.max_shift, self.data, self.seed = seqs, length, max_shift, data, seed
 
     def __call__(self, index: int) -> dict:
@@ -81,16 +160,12 @@ class _TrainElement:
         tokens = self.seqs[int(rng.integers(len(self.seqs)))]
         start = int(rng.integers(max(1, len(tokens) + 2 - self.length)))
         if self.max_shift:
-            notes = tokens[tokens >= NUM_SPECIAL] - NUM_SPECIAL + self.data.min_pitch
-            lo, hi = int(notes.min()), int(notes.max())
-            shifts = np.arange(-self.max_shift, self.max_shift + 1)
-            shifts = shifts[(lo + shifts >= self.data.min_pitch) & (hi + shifts <= self.data.max_pitch)]
-            tokens = transpose_tokens(tokens, int(rng.choice(shifts)))
+            tokens = self.data.transpose(tokens, int(rng.choice(self.data.shifts(tokens, self.max_shift))))
         return _window(tokens, self.length, start)
 
 
-def train_batches(seqs: Sequence[np.ndarray], data: MelodyData, length: int, batch_size: int, seed: int,
-                  max_shift: int = 0, process_index: int = 0, process_count: int = 1) -> grain.MapDataset:
+def train_batches(seqs: Sequence[np.ndarray], data: MelodyData | PerformanceData, length: int, batch_size: int,
+                  seed: int, max_shift: int = 0, process_index: int = 0, process_count: int = 1) -> grain.MapDataset:
     """An endless MapDataset of batches: batch b holds elements b*B .. b*B+B-1 of the training
     stream (each process the rows [process_index::process_count] of it, for multi-host runs)."""
     if batch_size % process_count:

@@ -15,7 +15,7 @@ from musicjax.evaluate.lm import lm_scores, ngram_baselines, summarize
 from musicjax.models.fused_lstm import FusedLSTMLanguageModel
 from musicjax.models.lstm import LSTMLanguageModel
 from musicjax.sample.sampling import sample_lm
-from musicjax.tasks.melody_data import MelodyData, eval_windows, melody_sequences, notes_in, train_batches
+from musicjax.tasks.melody_data import MelodyData, PerformanceData, eval_windows, melody_sequences, train_batches
 from musicjax.train import parallel
 from musicjax.train.optim import optimizer_from_config
 from musicjax.train.step import TrainState, lm_eval_step, lm_loss_fn, make_train_step
@@ -33,9 +33,21 @@ def model_from_config(config, vocab_size: int):
     return IMPLEMENTATIONS[implementation](vocab_size, m.embed_dim, m.hidden, m.num_layers, m.dropout, dtype)
 
 
-def data_from_config(config) -> MelodyData:
-    return MelodyData(tuple(tuple(s) for s in config.data.sources), config.data.steps_per_quarter,
-                      config.data.min_pitch, config.data.max_pitch)
+REPRESENTATIONS = ("melody", "performance")
+
+
+def data_from_config(config) -> MelodyData | PerformanceData:
+    """`data.representation` melody: one part's melody tokens on a grid of `steps_per_quarter`
+    within [min_pitch, max_pitch]; performance: the performance events of the named part or, for
+    part None, of every part (`PerformanceData`)."""
+    d = config.data
+    sources = tuple(tuple(s) for s in d.sources)
+    representation = d.get("representation", "melody")
+    if representation == "performance":
+        return PerformanceData(sources, d.get("steps_per_second", 100), d.min_pitch, d.max_pitch)
+    if representation != "melody":
+        raise ValueError(f"data.representation must be one of {', '.join(REPRESENTATIONS)}, got {representation!r}")
+    return MelodyData(sources, d.steps_per_quarter, d.min_pitch, d.max_pitch)
 
 
 def make(config) -> Task:
@@ -43,8 +55,8 @@ def make(config) -> Task:
     return melody_lm_task(config, data, model_from_config(config, data.codec.vocab_size), name="lstm")
 
 
-def melody_lm_task(config, data: MelodyData, model, name: str) -> Task:
-    """The melody LM task around any language model with `LSTMLanguageModel`'s interface
+def melody_lm_task(config, data: MelodyData | PerformanceData, model, name: str) -> Task:
+    """The melody LM task (melody tokens or performance events: `data`) around any language model with `LSTMLanguageModel`'s interface
     (`apply(tokens [B, T], cache=None, deterministic=...) -> (logits [B, T, V], cache)`): an LSTM, a
     Transformer. Its report names the model's row `name`. A model with a `max_len` (a Transformer)
     refuses a sample longer than that, rather than overrun its cache."""
@@ -60,7 +72,7 @@ def melody_lm_task(config, data: MelodyData, model, name: str) -> Task:
     def eval_set(split: str):
         """All windows of a split and the notes they hold (built once: evaluated every eval_every)."""
         seqs = sequences(split)
-        return eval_windows(seqs, eval_length), sum(notes_in(s) for s in seqs)
+        return eval_windows(seqs, eval_length), sum(data.notes_in(s) for s in seqs)
 
     @functools.cache
     def stream(process_index: int, process_count: int):
@@ -90,12 +102,12 @@ def melody_lm_task(config, data: MelodyData, model, name: str) -> Task:
 
     def sample(state, num: int, seed: int, temperature: float | None = None, top_k: int | None = None,
                top_p: float | None = None, primer=None, steps: int | None = None, qpm: float | None = None):
-        """`num` melodies as Scores. `primer` (a Score) starts each sample: its melody tokens are fed
-        first and kept at the start of the result."""
+        """`num` pieces as Scores. `primer` (a Score) starts each sample: its tokens (`data.encode`:
+        a melody's first part, a performance's every part) are fed first and kept at the start of the result."""
         s = config.sample
         pick = lambda v, d: d if v is None else v
         codec = data.codec
-        prefix = np.concatenate([[BOS], codec.encode(primer)]) if primer is not None else np.array([BOS])
+        prefix = np.concatenate([[BOS], data.encode(primer)]) if primer is not None else np.array([BOS])
         num_steps = pick(steps, s.steps)
         max_len = getattr(model, "max_len", None)
         if max_len is not None and len(prefix) + num_steps > max_len:
