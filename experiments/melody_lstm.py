@@ -122,8 +122,8 @@ def performance(c: ml_collections.ConfigDict, tiny: bool = False) -> None:
     c.data.sources = (("bach_chorales", None),)  # part None: every part
     c.data.min_pitch, c.data.max_pitch = 21, 108  # transpositions keep notes on the piano
     c.train.seq_len = 256  # events per training window (median chorale: 500 events)
-    c.train.batch_size = 32
-    c.train.num_steps = 1500
+    c.train.batch_size = 16
+    c.train.num_steps = 1000
     c.eval_every = c.checkpoint_every = 250
     c.sample.steps = 511  # events per sample (the Transformer's cache holds 512 with BOS)
     if tiny:
