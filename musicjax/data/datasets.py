@@ -25,8 +25,9 @@ from musicjax.data.records import record_to_score, score_to_record, tfds_feature
 from musicjax.data.score import Score
 
 
-# The score record format (records.py): 1.1.0 added time and key signature maps and text events.
-RECORD_VERSION = tfds.core.Version("1.1.0")
+# The score record format (records.py): 1.1.0 added time and key signature maps and text events;
+# 1.2.0 the pickup (`Score.pickup_q`).
+RECORD_VERSION = tfds.core.Version("1.2.0")
 
 
 def tfds_dir():

@@ -580,7 +580,8 @@ def midi_representable(score: Score) -> Score:
             (snap(q), n, d) for q, n, d in _meter_rows(score))], np.float64).reshape(-1, 3),
         key_signatures=np.array([(q, f, m) for q, f, m in _signature_rows(
             (snap(q), f, m) for q, f, m in _key_rows(score))], np.float64).reshape(-1, 3),
-        text_q=snap(score.text_q)[order], text=tuple(score.text[i] for i in order), text_kind=score.text_kind[order])
+        text_q=snap(score.text_q)[order], text=tuple(score.text[i] for i in order), text_kind=score.text_kind[order],
+        pickup_q=None)  # MIDI has no bar lines: the reader cannot tell a pickup
     score = select_notes(score, score.end_q > score.start_q)
     score = _one_key_at_a_time(score, tpq)
     return score.replace(start=quarters_to_seconds(score.start_q, score.tempos),

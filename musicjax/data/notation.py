@@ -175,7 +175,19 @@ def _stream_to_score(s, meta: Metadata, path) -> Score:
         source_id=meta.source_id, collection=meta.collection, region=meta.region, tune_type=meta.tune_type,
     )
     return make_score(pitch, start_q, end_q, velocity=vel, part=part_of, parts=parts, lyrics=lyrics,
-                      tempos=tempos, meta=meta)
+                      tempos=tempos, meta=meta, pickup_q=_pickup_q(parts_in[0]))
+
+
+def _pickup_q(part) -> float | None:
+    """Quarters before the first bar line of a music21 Part: the first measure's length when music21
+    marks it as a pickup (left padding, or a short measure numbered 0), 0.0 for a full first bar;
+    None without measures."""
+    first = part.getElementsByClass("Measure").first() if hasattr(part, "getElementsByClass") else None
+    if first is None or float(first.offset) != 0.0:
+        return None
+    length = float(Fraction(first.duration.quarterLength))
+    short = first.number == 0 and length < float(first.barDuration.quarterLength)
+    return length if float(first.paddingLeft) > 0 or short else 0.0
 
 
 def _title(md, path) -> str:

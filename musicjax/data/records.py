@@ -52,6 +52,7 @@ def tfds_features():
         "text": f.Sequence(f.Text()),
         "text_q": f.Tensor(shape=(None,), dtype=np.int64),  # float64 bits
         "text_kind": f.Tensor(shape=(None,), dtype=np.int8),
+        "pickup_q": f.Tensor(shape=(None,), dtype=np.int64),  # float64 bits; empty: not stated (format 1.2)
     })
     spec.update({name: f.Tensor(shape=(None,), dtype=_stored_dtype(dt)) for name, dt in MAP_DTYPES.items()})
     return f.FeaturesDict(spec)
@@ -70,6 +71,7 @@ def score_to_record(score: Score) -> dict:
         "text": list(score.text),
         "text_q": _store(score.text_q, np.float64),
         "text_kind": np.asarray(score.text_kind, np.int8),
+        "pickup_q": _store(np.zeros(0) if score.pickup_q is None else np.array([score.pickup_q]), np.float64),
     })
     for field, columns in MAP_FIELDS.items():
         rows = getattr(score, field)
@@ -82,7 +84,9 @@ def _text(x) -> str:
 
 
 def record_to_score(rec: dict) -> Score:
-    """Inverse of `score_to_record`; accepts the bytes TFDS returns for text fields."""
+    """Inverse of `score_to_record`; accepts the bytes TFDS returns for text fields (and records
+    of format 1.1, which hold no pickup)."""
+    pickup = _load(rec.get("pickup_q", np.zeros(0, np.int64)), np.float64)
     maps = {field: np.stack([_load(rec[c], MAP_DTYPES[c]).astype(np.float64) for c in columns], 1).reshape(-1, 3)
             for field, columns in MAP_FIELDS.items()}
     return Score(
@@ -96,4 +100,5 @@ def record_to_score(rec: dict) -> Score:
         text_q=_load(rec["text_q"], np.float64),
         text=tuple(_text(t) for t in rec["text"]),
         text_kind=np.asarray(rec["text_kind"], np.int8),
+        pickup_q=float(pickup[0]) if len(pickup) else None,
     )

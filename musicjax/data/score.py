@@ -59,6 +59,8 @@ class Score:
     first): time_signatures [t, 3] float64 rows of (quarter, numerator, denominator);
     key_signatures [s, 3] float64 rows of (quarter, fifths -7..7, minor 0/1). Text events, all of
     length x: text_q [x] float64 quarter; text [x] str; text_kind [x] int8 index into TEXT_KINDS.
+    pickup_q: quarters before the first bar line (an anacrusis; 0.0 when the piece starts on a
+    downbeat), as notation states it; None where the source does not say (MIDI has no bar lines).
     """
 
     pitch: np.ndarray
@@ -80,6 +82,12 @@ class Score:
     text_q: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
     text: tuple[str, ...] = ()
     text_kind: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0, np.int8))
+    pickup_q: float | None = None
+
+    @property
+    def first_downbeat_q(self) -> float:
+        """Quarter of the first bar line: the pickup's length, 0.0 when no pickup is known."""
+        return float(self.pickup_q or 0.0)
 
     @property
     def num_notes(self) -> int:
@@ -140,6 +148,7 @@ def make_score(
     time_signatures: Sequence[tuple[float, int, int]] | np.ndarray = (),
     key_signatures: Sequence[tuple[float, int, int]] | np.ndarray = (),
     texts: Sequence[tuple[float, str, str]] = (),
+    pickup_q: float | None = None,
 ) -> Score:
     """Build a Score from quarter-note times; seconds follow from the tempo map.
 
@@ -180,6 +189,7 @@ def make_score(
         text_q=np.array([r[0] for r in texts], np.float64),
         text=tuple(r[1] for r in texts),
         text_kind=np.array([TEXT_KINDS.index(r[2]) for r in texts], np.int8),
+        pickup_q=None if pickup_q is None else float(pickup_q),
     )
 
 

@@ -3,8 +3,8 @@ syllable token or a melisma mark per note) and theme -> line (a Tang poem or Son
 next line, characters). Teacher forcing or scheduled sampling; greedy, sampled and beam decoding
 through the shared sampler; a melody-blind twin is the same family with `model.attention='none'`.
 
-Melody features per note: pitch, duration, metrical position (quarters after the estimated
-downbeat, `downbeat_offset`: the Score records no bar lines) and phrase end. Corpus phrases are
+Melody features per note: pitch, duration, metrical position (quarters after the downbeat,
+`downbeat_offset`: the notated pickup, or for a MIDI melody an estimate) and phrase end. Corpus phrases are
 the text's lines (a line ends at punctuation, as in `chorale_texts`); an untexted melody
 (`set_lyrics`, the `musicjax lyrics` command) is cut at rests and long notes (`melody_phrases`)."""
 
@@ -51,9 +51,12 @@ _STRIP = re.compile(r"^\d+\.\s*|[,.;:!?\"()\[\]«»„“”–—]")
 
 
 def downbeat_offset(line: Score, bar: float) -> float:
-    """The quarter (a whole beat in [0, bar)) of the first downbeat of a monophonic line, estimated
-    as the beat phase on which the most note duration starts (long notes fall on strong beats; a
-    chorale's one-beat pickup gives 1.0)."""
+    """The quarter (in [0, bar)) of the first downbeat of a monophonic line: the notated pickup when
+    the Score states one (`Score.pickup_q`, e.g. 1.0 for a chorale's one-beat pickup); otherwise (a
+    MIDI file) estimated as the whole-beat phase on which the most note duration starts (long notes
+    fall on strong beats)."""
+    if line.pickup_q is not None:
+        return float(np.mod(line.pickup_q, bar))
     durations = line.end_q - line.start_q
     candidates = np.arange(0.0, bar, 1.0)
     weight = [durations[np.isclose(np.mod(line.start_q - o, bar), 0.0) | np.isclose(np.mod(line.start_q - o, bar), bar)].sum()

@@ -52,12 +52,6 @@ class WindowSpec:
 # Windows
 
 
-def first_downbeat_q(score: Score) -> float:
-    """Quarter of the piece's first downbeat. The Score keeps no bar lines or pickup length, so this
-    is 0: the piece is assumed to start on a downbeat (see the module docstring)."""
-    return 0.0
-
-
 def sounding(tokens: np.ndarray) -> np.ndarray:
     """[T] bool: whether a note sounds at each step (the latest non-HOLD event is a note-on)."""
     tokens = np.asarray(tokens)
@@ -98,10 +92,10 @@ def melody_windows(data: MelodyData, spec: WindowSpec, split: str) -> dict:
 
     A model bar is 4 quarter notes (16 steps at 4 steps per quarter): one bar of a 4/4 piece, two
     bars of a 2/4 piece. Pieces in other meters (`score.meta.meter`, the first time signature) are
-    skipped; a piece whose meter changes later is windowed by its first one. The Score records no
-    bar lines, so every piece is taken to start on a downbeat (`first_downbeat_q`): music21 puts a
-    pickup at quarter 0, so a piece with one (most chorales: a one-beat pickup) is windowed that
-    pickup's length early. Windows start at every model bar line (hop one model bar) and lie wholly
+    skipped; a piece whose meter changes later is windowed by its first one. Model bars start at the
+    piece's first bar line (`Score.first_downbeat_q`: after the pickup the notation states, e.g. most
+    chorales' one beat; quarter 0 for a source that states none), so a pickup is never a window's
+    start. Windows start at every model bar line (hop one model bar) and lie wholly
     inside the melody; `bar_windows` skips those with a silent stretch of `gap_steps` (one bar by
     default: Magenta's melody extraction ends a melody at a one-bar gap, gap_bars=1) or fewer than
     `min_notes` onsets."""
@@ -121,7 +115,7 @@ def melody_windows(data: MelodyData, spec: WindowSpec, split: str) -> dict:
             except ValueError:
                 skipped["range_or_empty"] += 1
                 continue
-            offset = int(round(first_downbeat_q(score) * data.steps_per_quarter))
+            offset = int(round(score.first_downbeat_q * data.steps_per_quarter))
             w, s = bar_windows(tokens, spec, offset)
             if not len(w):
                 skipped["no_window"] += 1

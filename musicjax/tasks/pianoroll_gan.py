@@ -3,8 +3,8 @@ or Essen melodies as one track), a MuseGAN-style generator and critic trained by
 with two optimizer states, and MuseGAN's objective metrics plus a Fréchet distance as evaluation.
 
 Segments. A bar is `quarters_per_bar` quarters at `steps_per_quarter` steps (4 x 4 = 16 steps a
-bar); a segment is `num_bars` bars, cut at every `hop_bars` bar from the piece's start (the Score
-keeps no bar lines: a piece is taken to start on a downbeat, so a pickup shifts its bars), lying
+bar); a segment is `num_bars` bars, cut at every `hop_bars` bar from the piece's first bar line
+(`Score.first_downbeat_q`: after the pickup the notation states; quarter 0 where none is known), lying
 wholly inside the piece. Only pieces with exactly one part per track and a meter in `meters` are
 read; a segment with a note outside the roll's pitch range is skipped. Splits are the corpus's (by
 piece). Training rows are transposed by a shift drawn uniformly from those within
@@ -139,7 +139,8 @@ def segments(spec: SegmentSpec, split: str) -> dict:
             skipped["parts_or_meter"] += 1
             continue
         roll, outside = score_to_roll(score, spec)
-        begin = np.arange(0, roll.shape[0] - length + 1, hop)
+        first = int(round(score.first_downbeat_q * spec.steps_per_quarter))
+        begin = np.arange(first, roll.shape[0] - length + 1, hop)
         if begin.size == 0:
             skipped["too_short"] += 1
             continue

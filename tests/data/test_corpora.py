@@ -37,7 +37,11 @@ def test_bach_chorales_corpus(chorales):
 
 def test_records_round_trip_exactly(chorales):
     for s in chorales[:40]:
-        assert scores_equal(record_to_score(score_to_record(s)), s)
+        back = record_to_score(score_to_record(s))
+        assert scores_equal(back, s) and back.pickup_q == s.pickup_q
+    assert record_to_score(score_to_record(chorales[0].replace(pickup_q=None))).pickup_q is None
+    assert all(s.pickup_q is not None for s in chorales)  # notation states its bar lines
+    assert sum(s.pickup_q > 0 for s in chorales) > len(chorales) / 2  # most chorales start with a pickup
     # and through the stored array_record files: times are bit-exact (no float32 rounding)
     src = datasets.data_source("bach_chorales", "valid")
     back = record_to_score(src[0])

@@ -17,6 +17,7 @@ def test_every_chorale_survives_midi_round_trip(chorales, tmp_path):
         back = read_midi(path)
         assert scores_equal(midi_representable(s), back, atol=1e-9), s.meta.source_id
         assert back.meta.key == s.meta.key and back.meta.meter == s.meta.meter
+        assert back.pickup_q is None and midi_representable(s).pickup_q is None  # MIDI has no bar lines
         lyrics += len(s.lyric_text)
     assert lyrics > 10000  # the chorales' German texts are on the notes
 

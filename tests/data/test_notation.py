@@ -38,6 +38,13 @@ def test_chorale_parts_key_meter_and_lyrics(corpus_dir):
     assert set(s.part[s.lyric_note].tolist()) == {0}  # this file texts the soprano only
 
 
+def test_pickups_are_read_from_the_notation(corpus_dir):
+    assert read_score(corpus_dir / "bach/bwv253.mxl").pickup_q == 1.0  # one beat into 4/4
+    assert read_score(corpus_dir / "bach/bwv366.krn").pickup_q == 0.0  # starts on the downbeat
+    tunes = read_scores(corpus_dir / "essenFolksong/altdeu10.abc")[:7]
+    assert [t.pickup_q for t in tunes] == [2.0, 0.0, 0.0, 4.0, 2.0, 1.0, 1.0]
+
+
 def test_abc_book_fields(corpus_dir):
     tunes = read_scores(corpus_dir / "ryansMammoth/7thRegimentReel.abc")
     assert len(tunes) == 1 and tunes[0].meta.tune_type == "reel" and tunes[0].meta.meter == "2/4"

@@ -81,6 +81,8 @@ def test_downbeat_of_a_line_with_a_one_beat_pickup():
     assert pos[0] == 3.0 and pos[1] == 0.0
     assert s2s.strong_beats(pos, "4/4").tolist()[:4] == [False, True, True, False]
     assert s2s.strong_beats(np.array([0.0, 1.0, 2.0]), "3/4").tolist() == [True, False, False]
+    assert s2s.downbeat_offset(line.replace(pickup_q=3.0), 4.0) == 3.0  # the notation's pickup wins
+    assert s2s.downbeat_offset(line.replace(pickup_q=0.0), 4.0) == 0.0
 
 
 def test_stress_heuristic_and_word_forms():
