@@ -394,9 +394,14 @@ def _music21_meter(ratio: str):
 
 def score_to_stream(score: Score):
     """The Score as a music21 stream.Score for MusicXML: one Part per part, each opening with the
-    score's key (tonic and mode), meter and tempo marks; title and composer; lyrics on notes."""
+    score's key (tonic and mode), meter and tempo marks; title and composer; lyrics on notes; a
+    pickup (`pickup_q` shorter than a bar of the meter) as a short measure 0, so bar lines fall
+    where the source had them."""
     from music21 import metadata, note, stream, tempo
 
+    ts = _music21_meter(score.meta.meter)
+    bar = float(ts.barDuration.quarterLength) if ts is not None else 4.0
+    shift = bar - score.pickup_q if score.pickup_q and score.pickup_q < bar else 0.0
     out = stream.Score()
     out.metadata = metadata.Metadata(title=score.meta.title, composer=score.meta.composer)
     lyrics_of = {}
@@ -409,16 +414,38 @@ def score_to_stream(score: Score):
             if opening is not None:
                 p.insert(0, opening)
         for q, qpm in score.tempos:
-            p.insert(float(q), tempo.MetronomeMark(number=float(qpm)))
+            p.insert(float(q) + shift, tempo.MetronomeMark(number=float(qpm)))
         for i in score.part_notes(pi):
             n = note.Note(int(score.pitch[i]), quarterLength=float(score.end_q[i] - score.start_q[i]))
             n.volume.velocity = int(score.velocity[i])
             for verse, text, syl in sorted(lyrics_of.get(int(i), [])):
                 n.addLyric(text, lyricNumber=verse)
                 n.lyrics[-1].syllabic = SYLLABIC[syl]
-            p.insert(float(score.start_q[i]), n)
+            p.insert(float(score.start_q[i]) + shift, n)
+        if shift:
+            p = _as_pickup(p.makeMeasures(), shift)
+            p.partName = part.name
         out.insert(0, p)
     return out
+
+
+def _as_pickup(part, shift: float):
+    """A measured music21 Part whose music was placed `shift` quarters late (so that its first bar
+    line is a real one) with that lead removed: the first measure loses its leading rests and
+    becomes a pickup measure 0 (left padding `shift`), every later measure moves `shift` earlier."""
+    measures = list(part.getElementsByClass("Measure"))
+    first = measures[0]
+    for holder in [first, *first.voices]:
+        for el in list(holder.notesAndRests):
+            if el.isRest and el.offset < shift:
+                holder.remove(el)
+        for el in list(holder.getElementsByClass(("GeneralNote", "MetronomeMark"))):
+            holder.setElementOffset(el, max(0.0, float(el.offset) - shift))
+    first.paddingLeft, first.number = shift, 0
+    for m in measures[1:]:
+        part.setElementOffset(m, float(m.offset) - shift)
+        m.number -= 1
+    return part
 
 
 def write_musicxml(score: Score, path) -> None:

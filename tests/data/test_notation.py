@@ -45,6 +45,17 @@ def test_pickups_are_read_from_the_notation(corpus_dir):
     assert [t.pickup_q for t in tunes] == [2.0, 0.0, 0.0, 4.0, 2.0, 1.0, 1.0]
 
 
+def test_musicxml_writes_the_pickup_as_measure_zero(corpus_dir, tmp_path):
+    from musicjax.data.io import write_score
+    from musicjax.data.score import scores_equal
+
+    for s in [read_score(corpus_dir / "bach/bwv253.mxl")] + read_scores(corpus_dir / "essenFolksong/altdeu10.abc")[:7]:
+        write_score(s, tmp_path / "p.musicxml")
+        back = read_score(tmp_path / "p.musicxml")
+        assert back.pickup_q == s.pickup_q and scores_equal(back, s, atol=1e-9), s.meta.title
+    assert b'number="0"' in (tmp_path / "p.musicxml").read_bytes()  # the last tune opens with a pickup
+
+
 def test_abc_book_fields(corpus_dir):
     tunes = read_scores(corpus_dir / "ryansMammoth/7thRegimentReel.abc")
     assert len(tunes) == 1 and tunes[0].meta.tune_type == "reel" and tunes[0].meta.meter == "2/4"
