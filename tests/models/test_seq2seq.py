@@ -13,7 +13,8 @@ import pytest
 
 from musicjax.codecs.lyrics import BOS, Vocabulary
 from musicjax.models.seq2seq import Seq2Seq, masked_softmax, step_fn
-from musicjax.tasks.lyrics_seq2seq import SOURCE_VOCABS, _pad_examples, decoder_inputs, melody_examples
+from musicjax.tasks.lyrics_seq2seq import decoder_inputs
+from musicjax.tasks.lyrics_seq2seq_data import SOURCE_VOCABS, melody_examples, pad_examples
 from musicjax.train.losses import token_cross_entropy
 
 LEN = 24
@@ -26,7 +27,7 @@ def phrases():
 
     ex = melody_examples(load_scores("bach_chorales", "valid")[:20], LEN)
     vocab = Vocabulary.build([e["tokens"] for e in ex])
-    arrays = _pad_examples([e["source"] for e in ex], [vocab.encode(e["tokens"]) for e in ex], LEN, LEN, 4)
+    arrays = pad_examples([e["source"] for e in ex], [vocab.encode(e["tokens"]) for e in ex], LEN, LEN, 4)
     return {k: jnp.asarray(v) for k, v in arrays.items()}, len(vocab)
 
 

@@ -14,6 +14,7 @@ from experiments.lyrics_seq2seq import get_config
 from musicjax.codecs.lyrics import SPECIALS
 from musicjax.data.score import make_score
 from musicjax.tasks import lyrics_seq2seq as s2s
+from musicjax.tasks import lyrics_seq2seq_data as s2d
 
 
 @pytest.fixture(scope="module")
@@ -61,13 +62,13 @@ def test_phrases_are_text_lines_with_one_token_per_note(task):
         n = len(e["source"])
         assert len(e["tokens"]) == n == len(e["strong"]) and 3 <= n <= 32
         assert e["source"][:, 3].tolist() == [0] * (n - 1) + [1]  # phrase end on the last note only
-        assert s2s.syllabic_type(e["tokens"][0]) in ("single", "begin")  # a line starts a word
+        assert s2d.syllabic_type(e["tokens"][0]) in ("single", "begin")  # a line starts a word
     # held-out chorales: no piece in two splits
     assert not {e["piece"] for e in ex} & {e["piece"] for e in data.raw("valid")}
     aligned = [("Ge", "begin"), None, ("lobt,", "end"), ("seist", "single"), ("du.", "single"), None,
                ("Je", "begin"), ("su", "end")]
-    assert s2s.text_phrases(aligned) == [(0, 2), (3, 5), (6, 7)]
-    assert s2s.text_phrases(aligned + [None] * 6) == [(0, 2), (3, 5), (6, 7)]  # a long untexted tail is cut
+    assert s2d.text_phrases(aligned) == [(0, 2), (3, 5), (6, 7)]
+    assert s2d.text_phrases(aligned + [None] * 6) == [(0, 2), (3, 5), (6, 7)]  # a long untexted tail is cut
 
 
 def test_downbeat_of_a_line_with_a_one_beat_pickup():
@@ -75,23 +76,23 @@ def test_downbeat_of_a_line_with_a_one_beat_pickup():
     starts = [0.0] + [q for bar in range(4) for q in (1 + 4 * bar, 3 + 4 * bar, 4 + 4 * bar)]
     durs = [1.0] + [2.0, 1.0, 1.0] * 4
     line = make_score([60] * len(starts), starts, np.add(starts, durs))
-    offset = s2s.downbeat_offset(line, 4.0)
+    offset = s2d.downbeat_offset(line, 4.0)
     assert offset == 1.0
-    pos = s2s.positions_in_bar(line, offset, 4.0)
+    pos = s2d.positions_in_bar(line, offset, 4.0)
     assert pos[0] == 3.0 and pos[1] == 0.0
-    assert s2s.strong_beats(pos, "4/4").tolist()[:4] == [False, True, True, False]
-    assert s2s.strong_beats(np.array([0.0, 1.0, 2.0]), "3/4").tolist() == [True, False, False]
-    assert s2s.downbeat_offset(line.replace(pickup_q=3.0), 4.0) == 3.0  # the notation's pickup wins
-    assert s2s.downbeat_offset(line.replace(pickup_q=0.0), 4.0) == 0.0
+    assert s2d.strong_beats(pos, "4/4").tolist()[:4] == [False, True, True, False]
+    assert s2d.strong_beats(np.array([0.0, 1.0, 2.0]), "3/4").tolist() == [True, False, False]
+    assert s2d.downbeat_offset(line.replace(pickup_q=3.0), 4.0) == 3.0  # the notation's pickup wins
+    assert s2d.downbeat_offset(line.replace(pickup_q=0.0), 4.0) == 0.0
 
 
 def test_stress_heuristic_and_word_forms():
     tokens = ["ge-", "-lo-", "-bet", "seist", "du", "_", "je-", "-su", "christ", "ver-", "-trau-", "-en"]
-    assert s2s.stressed_syllables(tokens) == [1, 6, 10]  # ge|LO|bet, JE|su, ver|TRAU|en; one-syllable words out
-    assert [s2s.syllabic_type(t) for t in ("ge-", "-lo-", "-bet", "du", "_")] == ["begin", "middle", "end", "single",
+    assert s2d.stressed_syllables(tokens) == [1, 6, 10]  # ge|LO|bet, JE|su, ver|TRAU|en; one-syllable words out
+    assert [s2d.syllabic_type(t) for t in ("ge-", "-lo-", "-bet", "du", "_")] == ["begin", "middle", "end", "single",
                                                                               "melisma"]
-    assert s2s.unknown_token("-lo-") == "-?-" and s2s.syllabic_type(s2s.unknown_token("ver-")) == "begin"
-    assert s2s.well_formed_share([tokens, ["ge-", "du"], ["je-", "_", "-su"], ["-su"]]) == 0.5
+    assert s2d.unknown_token("-lo-") == "-?-" and s2d.syllabic_type(s2d.unknown_token("ver-")) == "begin"
+    assert s2d.well_formed_share([tokens, ["ge-", "du"], ["je-", "_", "-su"], ["-su"]]) == 0.5
 
 
 def test_batches_are_a_pure_function_of_step(task):
@@ -136,13 +137,13 @@ def _check_lyrics_files(result, melody, out):
             if n.tie is None or n.tie.type == "start"]  # a note tied over a bar line is one note
     assert len(back) == len(tokens)
     for note, token in zip(back, tokens):
-        if token == s2s.MELISMA:
+        if token == s2d.MELISMA:
             assert not note.lyrics
         else:
             assert [l.text for l in note.lyrics] == [token.strip("-") or "?"]
-            assert note.lyrics[0].syllabic == s2s.syllabic_type(token)
+            assert note.lyrics[0].syllabic == s2d.syllabic_type(token)
     events = [m for track in mido.MidiFile(str(out) + ".mid").tracks for m in track if m.type == "lyrics"]
-    assert len(events) == sum(t != s2s.MELISMA for t in tokens) > 0
+    assert len(events) == sum(t != s2d.MELISMA for t in tokens) > 0
 
 
 def test_lyrics_under_a_melody_are_written_and_read_back_under_the_notes(task, trained, tmp_path, corpus_dir):
@@ -171,10 +172,10 @@ def test_lyrics_command_end_to_end(tmp_path, corpus_dir, capsys):
 
 def test_next_line_pairs_are_consecutive_lines_of_a_poem():
     text = "离离原上草，一岁一枯荣。\n野火烧不尽，春风吹又生。"
-    pairs = s2s.line_pairs([text, "白日依山尽，黄河入海流。"], max_chars=12)
+    pairs = s2d.line_pairs([text, "白日依山尽，黄河入海流。"], max_chars=12)
     assert ["".join(a) + ">" + "".join(b) for a, b in pairs] == [
         "离离原上草>一岁一枯荣", "一岁一枯荣>野火烧不尽", "野火烧不尽>春风吹又生", "白日依山尽>黄河入海流"]
-    assert s2s.line_pairs([text], max_chars=4) == []
+    assert s2d.line_pairs([text], max_chars=4) == []
 
 
 @pytest.mark.slow
@@ -195,4 +196,4 @@ def test_type_table_baseline_predicts_the_most_frequent_type_in_context():
              {"tokens": ["ge-", "-lo-", "du"], "source": src(3)}]
     held = [{"tokens": ["je-", "-su", "christ"], "source": src(3)}, {"tokens": ["so", "-su", "christ"], "source": src(3)}]
     # start -> begin, begin -> end (2 of 3), end -> single: the first held-out line all right, the second 1 of 3
-    assert s2s.type_table_baseline(train, held, lambda t: t) == pytest.approx(4 / 6)
+    assert s2d.type_table_baseline(train, held, lambda t: t) == pytest.approx(4 / 6)
