@@ -80,3 +80,25 @@ def require_torch() -> None:
         import torch  # noqa: F401
     except ImportError:
         raise SystemExit("this benchmark needs PyTorch: bash scripts/setup.sh test,bench") from None
+
+
+def side_by_side(label: str, jax_built, torch_built, steps: int, items_per_step: int, unit: str,
+                 sizes: dict, unsupported: dict, warmup: int = 3) -> dict:
+    """One row of a train-step benchmark: each side as `supported` returned it ((run, None) or
+    (None, reason)), timed interleaved; {'sizes', '<side>_step_s', '<side>_<unit>_per_s',
+    'ratio_jax_over_torch'} (the ratio where both sides ran). A side this CPU cannot run is named
+    in `unsupported` under '<label>_<side>'. The row is printed as soon as it is measured."""
+    fns = {}
+    for side, (run, why) in (("jax", jax_built), ("torch", torch_built)):
+        if why:
+            unsupported[f"{label}_{side}"] = why
+        else:
+            fns[side] = run
+    med = interleaved(fns, warmup=warmup, steps=steps) if fns else {}
+    row = {"sizes": sizes, **{f"{k}_step_s": round(v, 4) for k, v in med.items()},
+           **{f"{k}_{unit}_per_s": round(items_per_step / v) for k, v in med.items()}}
+    if len(med) == 2:
+        row["ratio_jax_over_torch"] = round(med["torch"] / med["jax"], 3)
+    emit(label, row)
+    return row
+

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import emit, environment, interleaved, require_torch, supported  # noqa: E402
+from common import environment, require_torch, side_by_side, supported  # noqa: E402
 
 VOCAB = 66
 SETTINGS = {  # the experiment's sizes
@@ -153,19 +153,9 @@ def main(argv=None) -> dict:
         tokens_per_step = s["batch"] * s["bars"] * 16
         for precision in args.precisions.split(","):
             label = f"{name}_{precision}"
-            jax_run, reason = supported(jax_side, s, precision)
-            torch_run, torch_reason = supported(torch_side, s, precision)
-            for side, why in (("jax", reason), ("torch", torch_reason)):
-                if why:
-                    result["unsupported"][f"{label}_{side}"] = why
-            fns = {k: f for k, f in (("jax", jax_run), ("torch", torch_run)) if f}
-            med = interleaved(fns, warmup=3, steps=steps)
-            row = {"sizes": s, **{f"{k}_step_s": round(v, 4) for k, v in med.items()},
-                   **{f"{k}_tokens_per_s": round(tokens_per_step / v) for k, v in med.items()}}
-            if len(med) == 2:
-                row["ratio_jax_over_torch"] = round(med["torch"] / med["jax"], 3)
-            result["train"][label] = row
-            emit(label, row)
+            result["train"][label] = side_by_side(label, supported(jax_side, s, precision),
+                                                  supported(torch_side, s, precision), steps, tokens_per_step,
+                                                  "tokens", s, result["unsupported"])
     print(json.dumps(result, indent=1))
     return result
 
