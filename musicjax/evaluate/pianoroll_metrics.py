@@ -9,7 +9,6 @@ alike). Every metric is a plain mean over what it counts; where nothing is count
 
 from __future__ import annotations
 
-import io
 import itertools
 import json
 import math
@@ -18,7 +17,7 @@ from typing import Sequence
 
 import numpy as np
 
-from musicjax.data.files import atomic_write
+from musicjax.evaluate.plots import pyplot, save_png
 
 # Krumhansl-Kessler probe-tone profiles of C major and C minor (as evaluate/music_stats.py)
 KK_MAJOR = np.array([6.35, 2.23, 3.48, 2.33, 4.38, 4.09, 2.52, 5.19, 2.39, 3.66, 2.29, 2.88])
@@ -271,29 +270,12 @@ def markdown_table(rows: dict, real_label: str = "real", generated_label: str = 
 # ---- pictures ---------------------------------------------------------------------------------
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, plt, path) -> None:
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    atomic_write(path, lambda f: f.write(buf.getvalue()))
-
-
 def pianoroll_grid_png(rolls, path: str | os.PathLike, min_pitch: int, track_names: Sequence[str],
                        columns: int = 4, titles: Sequence[str] | None = None) -> None:
     """A grid of segments [segments, tracks, bars, steps, pitches], one panel each, a colour per
     track, bar lines dotted; atomic write."""
     rolls = _check(rolls)
-    plt = _pyplot()
+    plt = pyplot()
     n, k, b, t, p = rolls.shape
     rows = int(math.ceil(n / columns))
     fig, axes = plt.subplots(rows, min(columns, n), figsize=(3.2 * min(columns, n), 2.6 * rows), squeeze=False,
@@ -316,7 +298,7 @@ def pianoroll_grid_png(rolls, path: str | os.PathLike, min_pitch: int, track_nam
     for j, name in enumerate(track_names):
         axes.flat[0].plot([], [], color=colours(j % 10), label=name, linewidth=4)
     axes.flat[0].legend(loc="upper right", fontsize=5)
-    _save(fig, plt, path)
+    save_png(fig, plt, path)
 
 
 def loss_curves_png(metrics_jsonl: str | os.PathLike, path: str | os.PathLike,
@@ -333,7 +315,7 @@ def loss_curves_png(metrics_jsonl: str | os.PathLike, path: str | os.PathLike,
     drawn = [n for n in names if n in series]
     if not drawn:
         return []
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(drawn), figsize=(3.6 * len(drawn), 3.0), squeeze=False)
     for ax, name in zip(axes[0], drawn):
         steps, values = zip(*series[name])
@@ -342,5 +324,5 @@ def loss_curves_png(metrics_jsonl: str | os.PathLike, path: str | os.PathLike,
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.grid(True, alpha=0.3)
-    _save(fig, plt, path)
+    save_png(fig, plt, path)
     return drawn

@@ -11,7 +11,8 @@ from musicjax.data.files import atomic_write
 from musicjax.data.score import Score
 
 
-def _pyplot():
+def pyplot():
+    """matplotlib.pyplot on the non-interactive Agg backend (unless one is already chosen)."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -80,7 +81,8 @@ def _draw_notes(ax, score: Score, plt, legend: bool, pitches: tuple[int, int] | 
     ax.tick_params(axis="both", labelsize=7)
 
 
-def _save(fig, plt, path) -> None:
+def save_png(fig, plt, path) -> None:
+    """Lay out `fig`, close it and write it to `path` as PNG, atomically."""
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png")
@@ -90,7 +92,7 @@ def _save(fig, plt, path) -> None:
 
 def pianoroll_png(score: Score, path: str | os.PathLike, title: str | None = None, dpi: int = 100) -> None:
     """The piano-roll of one Score; atomic write."""
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(max(6.0, min(24.0, score.duration_q / 4)), 4), dpi=dpi)
     _draw_notes(ax, score, plt, legend=len(score.parts) > 1)
     ax.set_xlabel(f"bar ({score.meta.meter or '4/4'})")
@@ -98,7 +100,7 @@ def pianoroll_png(score: Score, path: str | os.PathLike, title: str | None = Non
     ax.set_title(title if title is not None else (score.meta.title or score.meta.source_id))
     if len(score.parts) > 1:
         ax.legend(loc="upper left", bbox_to_anchor=(1.005, 1.0), fontsize=7, frameon=False)  # beside the notes
-    _save(fig, plt, path)
+    save_png(fig, plt, path)
 
 
 def pianoroll_strip_png(scores: Sequence[Score], path: str | os.PathLike, titles: Sequence[str] | None = None,
@@ -106,7 +108,7 @@ def pianoroll_strip_png(scores: Sequence[Score], path: str | os.PathLike, titles
     """Piano-rolls of several Scores side by side, one panel each, a shared pitch axis; atomic write."""
     if not scores:
         raise ValueError("no scores to draw")
-    plt = _pyplot()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(scores), figsize=(min(3.0 * len(scores), 30.0), 3.5), dpi=dpi, sharey=True,
                              squeeze=False)
     sounding = [s for s in scores if s.num_notes]
@@ -116,7 +118,7 @@ def pianoroll_strip_png(scores: Sequence[Score], path: str | os.PathLike, titles
         ax.set_title(titles[i] if titles else (score.meta.title or f"{i + 1}"), fontsize=8)
         ax.set_xlabel("bar", fontsize=7)
     axes[0][0].set_ylabel("pitch")
-    _save(fig, plt, path)
+    save_png(fig, plt, path)
 
 
 def attention_png(weights, source_labels: Sequence[str], target_labels: Sequence[str], path: str | os.PathLike,
@@ -128,7 +130,7 @@ def attention_png(weights, source_labels: Sequence[str], target_labels: Sequence
     w = np.asarray(weights, np.float64)
     if w.ndim != 2 or w.shape != (len(target_labels), len(source_labels)):
         raise ValueError(f"weights {w.shape} do not match {len(target_labels)} output x {len(source_labels)} source labels")
-    plt = _pyplot()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(min(2.0 + 0.32 * w.shape[1], 24.0), min(1.5 + 0.28 * w.shape[0], 24.0)), dpi=dpi)
     im = ax.imshow(w, cmap="viridis", vmin=0.0, vmax=max(float(w.max()), 1e-6), aspect="auto")
     ax.set_xticks(range(w.shape[1]), source_labels, rotation=90, fontsize=7)
@@ -139,4 +141,4 @@ def attention_png(weights, source_labels: Sequence[str], target_labels: Sequence
 
     ax.set_title(textwrap.fill(title, max(30, int(8 * fig.get_figwidth()))), fontsize=8)
     fig.colorbar(im, ax=ax, fraction=0.03)
-    _save(fig, plt, path)
+    save_png(fig, plt, path)

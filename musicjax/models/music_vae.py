@@ -53,6 +53,13 @@ class Encoder(nn.Module):
         return mu, log_var
 
 
+def split_carries(flat, num_layers: int):
+    """[N, 2 * L * H] -> per layer (h, c) [N, H]: the layout of an LSTM stack's initial state
+    computed from a latent (tanh(Dense(z)))."""
+    parts = jnp.split(flat, 2 * num_layers, axis=-1)
+    return tuple((parts[2 * l], parts[2 * l + 1]) for l in range(num_layers))
+
+
 class _LSTMDecoderCore(nn.Module):
     """An autoregressive LSTM stack conditioned on a vector c [N, C] (z, or a conductor embedding):
     its initial state is tanh(Dense(c)) split over the layers' (h, c), and every step reads
@@ -77,9 +84,7 @@ class _LSTMDecoderCore(nn.Module):
 
     def initial_carries(self, cond):
         """cond [N, C] -> per layer (h, c) [N, H]: tanh(Dense(cond)), split."""
-        flat = jnp.tanh(self.initial_state(cond))
-        parts = jnp.split(flat, 2 * self.num_layers, axis=-1)
-        return tuple((parts[2 * l], parts[2 * l + 1]) for l in range(self.num_layers))
+        return split_carries(jnp.tanh(self.initial_state(cond)), self.num_layers)
 
     def __call__(self, inputs, cond, carries):
         """inputs [N, S] previous tokens, cond [N, C], carries per layer -> (logits [N, S, vocab],
@@ -151,12 +156,11 @@ class HierarchicalDecoder(nn.Module):
 
     def bar_embeddings(self, z):
         """z [B, Z] -> conductor outputs [B, U, Hc], one per bar."""
-        flat = jnp.tanh(self.conductor_state(z))
-        parts = jnp.split(flat, 2 * self.conductor_layers, axis=-1)
+        carries = split_carries(jnp.tanh(self.conductor_state(z)), self.conductor_layers)
         # Layer 0 reads zeros: its input gates are its bias alone (gates_in with a zero projection).
         x = jnp.zeros((z.shape[0], self.num_bars, 4 * self.conductor_hidden), jnp.float32)
         for layer, lstm in enumerate(self.conductor):
-            x, _ = lstm(x, initial=(parts[2 * layer], parts[2 * layer + 1]), gates_in=layer == 0)
+            x, _ = lstm(x, initial=carries[layer], gates_in=layer == 0)
         return x
 
     def __call__(self, z, inputs):
