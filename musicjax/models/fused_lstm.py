@@ -76,18 +76,34 @@ def _gates(pre):
     return jax.nn.sigmoid(i), jax.nn.sigmoid(f), jnp.tanh(g), jax.nn.sigmoid(o)
 
 
-def _forward(xg, wh, h0, c0, dtype):
-    """xg [T, B, 4H] (input projection plus bias), wh [H, 4H] -> hs [T, B, H], saved activations."""
+def _gate_inputs(xg):
+    """xg [T, B, 4H] -> its four gate blocks (i, f, g, o), each [T, B, H], split once before the
+    scan. XLA:CPU ran a step's elementwise gate work ~3.5x slower when the step sliced its row of
+    a stacked [T, B, 4H] input itself (B 64, H 256, 2026-12-01); with the gates split outside the
+    loop (and saved and read back per gate) a layer's forward+backward took 10-16% less at B 16-64,
+    H 128-256, and the same at B 64, H 512."""
+    h = xg.shape[-1] // 4
+    return tuple(xg[..., k * h:(k + 1) * h] for k in range(4))
 
-    def step(carry, xg_t):
+
+def _forward(xg, wh, h0, c0, dtype):
+    """xg [T, B, 4H] (input projection plus bias), wh [H, 4H] -> hs [T, B, H], saved activations
+    (cs [T, B, H], the gates (i, f, g, o) each [T, B, H], tanh(cs) [T, B, H])."""
+    hidden = wh.shape[0]
+
+    def step(carry, x):
         h, c = carry
-        i, f, g, o = _gates(xg_t + _dot(h, wh, dtype))
+        pre = _dot(h, wh, dtype)
+        i = jax.nn.sigmoid(x[0] + pre[:, :hidden])
+        f = jax.nn.sigmoid(x[1] + pre[:, hidden:2 * hidden])
+        g = jnp.tanh(x[2] + pre[:, 2 * hidden:3 * hidden])
+        o = jax.nn.sigmoid(x[3] + pre[:, 3 * hidden:])
         c_new = f * c + i * g
         tc = jnp.tanh(c_new)
         h_new = o * tc
-        return (h_new, c_new), (h_new, c_new, jnp.concatenate([i, f, g, o], -1), tc)
+        return (h_new, c_new), (h_new, c_new, (i, f, g, o), tc)
 
-    (h_t, c_t), (hs, cs, acts, tcs) = jax.lax.scan(step, (h0, c0), xg)
+    (h_t, c_t), (hs, cs, acts, tcs) = jax.lax.scan(step, (h0, c0), _gate_inputs(xg))
     return hs, (h_t, c_t), (cs, acts, tcs)
 
 
@@ -99,17 +115,16 @@ def _backward(wh, h0, c0, hs, cs, acts, tcs, dhs, dcs, dh_t, dc_t, dtype):
 
     def step(carry, inputs):
         dh_next, dc_next = carry
-        dh_out, dc_out, act, tc, cp = inputs
-        i, f, g, o = jnp.split(act, 4, axis=-1)
+        dh_out, dc_out, (i, f, g, o), tc, cp = inputs
         dh = dh_out + dh_next
         dc = dc_next + dh * o * (1.0 - tc * tc)
         if dc_out is not None:
             dc = dc + dc_out
-        d_pre = jnp.concatenate([dc * g * i * (1.0 - i), dc * cp * f * (1.0 - f), dc * i * (1.0 - g * g),
-                                 dh * tc * o * (1.0 - o)], -1)
-        return (_dot(d_pre, wh_t, dtype), dc * f), d_pre
+        parts = (dc * g * i * (1.0 - i), dc * cp * f * (1.0 - f), dc * i * (1.0 - g * g), dh * tc * o * (1.0 - o))
+        return (_dot(jnp.concatenate(parts, -1), wh_t, dtype), dc * f), parts
 
-    (dh0, dc0), d_pre = jax.lax.scan(step, (dh_t, dc_t), (dhs, dcs, acts, tcs, c_prev), reverse=True)
+    (dh0, dc0), parts = jax.lax.scan(step, (dh_t, dc_t), (dhs, dcs, acts, tcs, c_prev), reverse=True)
+    d_pre = jnp.concatenate(parts, -1)  # [T, B, 4H], stacked per gate in the loop and joined once
     h_prev = jnp.concatenate([h0[None], hs[:-1]], 0)
     t, b, h = h_prev.shape
     dwh = _dot_tn(h_prev.reshape(t * b, h), d_pre.reshape(t * b, 4 * h), dtype)
