@@ -128,11 +128,6 @@ def melody_sequences(data: MelodyData | PerformanceData, split: str) -> tuple[li
     return seqs, skipped
 
 
-def notes_in(tokens: np.ndarray) -> int:
-    """How many notes a melody-token sequence holds (note-on tokens): `MelodyData().notes_in`."""
-    return int(np.sum(np.asarray(tokens) >= NUM_SPECIAL))
-
-
 def transpose_tokens(tokens: np.ndarray, shift: int) -> np.ndarray:
     """Melody tokens with every note-on moved by `shift` semitones."""
     return np.where(tokens >= NUM_SPECIAL, tokens + shift, tokens).astype(np.int32)
