@@ -112,18 +112,41 @@ def pad_rows(rows: list[tuple[np.ndarray, np.ndarray]], length: int, num_keys: i
     return out
 
 
-def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, num_keys: int) -> dict:
+def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, num_keys: int,
+                   max_transpose: int = 0) -> dict:
     """A batch of `batch_size` windows of up to `seq_len` frames, the same for a given (seed, step):
-    pieces drawn in proportion to their length, a window start uniform within each."""
+    pieces drawn in proportion to their length, a window start uniform within each; with
+    `max_transpose`, each window moved along the keys by a shift drawn uniformly from those in
+    [-max_transpose, max_transpose] that keep its notes on the keyboard (training augmentation: the
+    evaluated pieces stay in C)."""
     rng = np.random.default_rng([seed, step])
+    shift_rng = np.random.default_rng([seed, step, 1])  # its own stream: the windows do not depend on it
     lengths = np.array([len(f) for _, f in pieces], np.float64)
     chosen = rng.choice(len(pieces), size=batch_size, p=lengths / lengths.sum())
     rows = []
     for i in chosen:
         frames = pieces[i][1]
         start = int(rng.integers(0, max(1, len(frames) - seq_len + 1)))
-        rows.append(with_previous(frames, start, seq_len))
+        window, previous = with_previous(frames, start, seq_len)
+        if max_transpose:
+            used = np.flatnonzero(window.any(0) | previous.any(0))
+            shifts = np.arange(-max_transpose, max_transpose + 1)
+            if used.size:
+                shifts = shifts[(used.min() + shifts >= 0) & (used.max() + shifts < num_keys)]
+            shift = int(shift_rng.choice(shifts))
+            window, previous = shift_keys(window, shift), shift_keys(previous, shift)
+        rows.append((window, previous))
     return pad_rows(rows, seq_len, num_keys)
+
+
+def shift_keys(frames: np.ndarray, shift: int) -> np.ndarray:
+    """frames [T, K] moved `shift` keys up (down if negative); keys moved off the end are dropped."""
+    out = np.zeros_like(frames)
+    if shift >= 0:
+        out[:, shift:] = frames[:, :frames.shape[1] - shift]
+    else:
+        out[:, :shift] = frames[:, -shift:]
+    return out
 
 
 def marginal_nll(train_pieces, pieces, alpha: float = 1.0) -> tuple[float, int]:
@@ -245,7 +268,8 @@ def make(config) -> Task:
 
     return Task(init=init, train_step=make_train_step(loss_fn, schedule, config.train.max_bad_steps),
                 batch=lambda step, pidx=0, pcount=1: _process_rows(
-                    training_batch(pieces("train"), step, seed, batch_size, seq_len, d.num_keys), pidx, pcount),
+                    training_batch(pieces("train"), step, seed, batch_size, seq_len, d.num_keys,
+                                   d.get("max_transpose", 0)), pidx, pcount),
                 evaluate=evaluate, best_metric=("nll_per_frame", "min"), sample=sample, report=report,
                 rate_metrics=("frames",), extra={"model": model, "spec": spec, "pieces": pieces, "generate": generate})
 

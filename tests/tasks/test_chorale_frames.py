@@ -52,6 +52,22 @@ def test_split_keeps_a_melody_in_one_split_and_counts_every_frame():
     assert 0.5 < len(pieces["train"]) / n < 0.7 and len(pieces["test"]) > 40
 
 
+def test_transposed_training_windows_are_the_same_notes_moved_on_the_keyboard():
+    pieces = cf.split_pieces(SPEC)["train"]
+    plain = cf.training_batch(pieces, 3, 0, 16, 32, SPEC.num_keys)
+    moved = cf.training_batch(pieces, 3, 0, 16, 32, SPEC.num_keys, max_transpose=5)
+    np.testing.assert_array_equal(plain["mask"], moved["mask"])  # the same pieces and windows
+    shifts = set()
+    for a, b in zip(plain["frames"], moved["frames"]):
+        matches = [s for s in range(-5, 6) if np.array_equal(cf.shift_keys(a, s), b)]
+        assert matches and a.sum() == b.sum()
+        shifts.add(matches[0])
+    assert len(shifts) > 3  # shifts drawn, not one
+    for a, b, c in zip(plain["previous"], moved["previous"], moved["frames"]):
+        assert np.array_equal(b[1:], c[:-1])  # inputs are still the frames before
+    assert np.array_equal(cf.shift_keys(np.eye(4)[:1], -1), [[0, 0, 0, 0]])
+
+
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     config = load_config("experiments/chorale_frames.py:tiny", ["train.num_steps=10", "train.learning_rate=1e-2"])
