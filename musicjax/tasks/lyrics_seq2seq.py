@@ -30,8 +30,8 @@ from musicjax.sample.sampling import beam_search, decode
 from musicjax.tasks.lyrics_seq2seq_data import (MELISMA, MIN_PITCH, NUM_PITCHES, PHRASE_NOTES, SYLLABIC_TYPES,
                                                 Seq2SeqData, boundary_f1, downbeat_offset, melody_phrases,
                                                 note_features, pad_examples, positions_in_bar, stressed_syllables,
-                                                strong_beats, syllabic_type, text_phrases, type_matrix,
-                                                type_table_baseline, well_formed_share)
+                                                strong_beats, syllabic_type, text_phrases, type_accuracy_ceiling,
+                                                type_matrix, type_table_baseline, well_formed_share)
 from musicjax.train import parallel
 from musicjax.train.losses import token_cross_entropy
 from musicjax.train.optim import optimizer_from_config
@@ -330,6 +330,7 @@ def make(config) -> Task:
         rep["strong_beat_share_of_notes"] = float(np.mean(np.concatenate([x["strong"] for x in ex])))
         rep["phrase_heuristic_f1"] = phrase_agreement(split)
         rep["type_accuracy_table_baseline"] = type_table_baseline(data.raw("train"), ex, data._typed)
+        rep["type_accuracy_ceiling"] = type_accuracy_ceiling(data.raw("train"), ex, data._typed)
         return rep
 
     def phrase_agreement(split: str) -> float:

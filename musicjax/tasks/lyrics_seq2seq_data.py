@@ -330,6 +330,26 @@ def type_table_baseline(train, held_out, typed) -> float:
     return float(np.mean(hits))
 
 
+def type_accuracy_ceiling(train, held_out, typed) -> float:
+    """The syllabic-type accuracy (teacher forced, as the model's `type_accuracy`) of an oracle that
+    knows each word's length and where the melismas fall, but not the next word: inside a word
+    (after a begin or middle syllable, melismas skipped) and at every melisma it is always right;
+    at a word boundary it must choose single or begin without the next word, and takes the more
+    frequent of the two in `train`. Any model whose guess at a boundary is no better than that
+    scores at most this."""
+    def boundary_types(examples):
+        for e in examples:
+            prev = "start"
+            for t in typed(e["tokens"]):
+                kind = syllabic_type(t)
+                yield prev not in ("begin", "middle") and kind in ("single", "begin"), kind
+                prev = kind if kind != "melisma" else prev
+
+    majority = max(("single", "begin"), key=lambda k: sum(b and kind == k for b, kind in boundary_types(train)))
+    hits = [not boundary or kind == majority for boundary, kind in boundary_types(held_out)]
+    return float(np.mean(hits)) if hits else float("nan")
+
+
 def well_formed_share(sequences) -> float:
     """Share of syllable-token sequences whose words are well formed: after a begin or middle
     syllable (melismas aside) comes a middle or end one, and after a single or end one a single

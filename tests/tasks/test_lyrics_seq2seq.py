@@ -197,3 +197,9 @@ def test_type_table_baseline_predicts_the_most_frequent_type_in_context():
     held = [{"tokens": ["je-", "-su", "christ"], "source": src(3)}, {"tokens": ["so", "-su", "christ"], "source": src(3)}]
     # start -> begin, begin -> end (2 of 3), end -> single: the first held-out line all right, the second 1 of 3
     assert s2d.type_table_baseline(train, held, lambda t: t) == pytest.approx(4 / 6)
+    # the ceiling: inside words and at melismas always right; at a word boundary the training
+    # majority of single vs begin (single 3, begin 1 here)
+    words = [{"tokens": ["ge-", "-lobt", "du", "_"], "source": src(4)}, {"tokens": ["und", "du"], "source": src(2)}]
+    held = [{"tokens": ["je-", "-su", "christ", "_", "du"], "source": src(5)}]
+    # boundaries in held: je- (begin), christ (single), du (single); training majority single (3 vs 1)
+    assert s2d.type_accuracy_ceiling(words, held, lambda t: t) == pytest.approx(4 / 5)
