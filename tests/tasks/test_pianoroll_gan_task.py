@@ -1,5 +1,6 @@
-"""The piano-roll GAN task on the real chorales: segments hold exactly the notes of their window,
-batches are pure and transposed within range, the two steps each lower their own loss, the
+"""The piano-roll GAN task on the real chorales: segments start at bar lines (after a pickup) and
+hold exactly the notes of their window, batches are pure and transposed within range, the two
+steps each lower their own loss, the
 composite step runs n_critic critic updates per generator update without recompiling, a
 non-finite step is not applied, the unchanged training loop trains, checkpoints and resumes it,
 and evaluation, samples and the written outputs work."""
@@ -27,8 +28,10 @@ def test_segments_hold_the_notes_of_their_window(chorales):
     seg = segments(spec, "valid")
     rolls = seg["rolls"]
     assert rolls.shape[1:] == (4, 4, 16, 48) and len(rolls) > 200
-    assert (seg["start"] % 16 == 0).all()
     by_id = {s.meta.source_id: s for s in chorales}
+    downbeat = np.array([by_id[seg["ids"][p]].first_downbeat_q * 4 for p in seg["piece"]])
+    assert ((seg["start"] - downbeat) % 16 == 0).all() and (seg["start"] >= downbeat).all()  # at bar lines
+    assert (downbeat > 0).any()  # the chorales' pickups are not segment starts
     assert all(len(by_id[i].parts) == 4 and by_id[i].meta.meter == "4/4" for i in seg["ids"])
     for n in range(0, len(rolls), 7):
         score, a = by_id[seg["ids"][seg["piece"][n]]], seg["start"][n]
