@@ -1,8 +1,8 @@
 """The piano-roll GAN task on the real chorales: segments start at bar lines (after a pickup) and
 hold exactly the notes of their window, batches are pure and transposed within range, the two
 steps each lower their own loss, the composite step runs n_critic critic updates per generator
-update without recompiling, a non-finite step is not applied, the unchanged training loop trains, checkpoints and resumes it,
-and evaluation, samples and the written outputs work."""
+update without recompiling, a non-finite step is not applied, the unchanged training loop
+trains, checkpoints and resumes it, and evaluation, samples and the written outputs work."""
 
 import json
 
