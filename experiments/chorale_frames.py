@@ -25,6 +25,7 @@ batch of 16 x 64 frames, 1,500 steps, ~17 steps/s; test split, best validation c
   dropout 0.5, 1 x 128                           9.165
   dropout 0.5, adamw weight decay 0.05           8.916
   dropout 0.3, training windows transposed +-5   9.231 (data.max_transpose=5: worse, the test is all in C)
+  dropout 0.5, 2 x 256                           9.600
 The model sits at ~8.9 on our split whatever the regularisation: the 0.45 nats to the 8.45 row are
 not overfitting. Part of it is the split (no melody shared between splits, where the original split
 keeps Bach's re-harmonisations of one tune apart from nothing); a run on the original 229/76/77
