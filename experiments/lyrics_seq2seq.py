@@ -30,8 +30,15 @@ steps of 64, validation every 50); still improving at step 600, so the best chec
 | melody_lyrics_blind (147 s) | 4.056 | **4.356** | 2.005 | 0.605 | |
 | melody_lyrics_ss (479 s) | 3.989 | 4.396 | 1.206 | 0.665 | -12.57 vs -16.73 (98.2%) |
 melody_lyrics_ss is Bahdanau with inverse-sigmoid scheduled sampling, k = 300: over 600 steps the
-teacher-forcing probability only fell to 0.976, so it is nearly the teacher-forced run (a smaller
-k, or more steps, would test the method; not run).
+teacher-forcing probability only fell to 0.976, so it is nearly the teacher-forced run. With
+`--set loss.sigmoid_k=50.0` (2026-12-02, the machine shared; positions from the notated pickups)
+the probability reaches its floor of 0.5 by step ~250: test NLL 4.544 per token (teacher forced;
+per syllable 5.060, per melisma mark 1.013), type accuracy 0.591, beam-4 -18.67 vs greedy -20.21
+(97.2% not worse); generated (greedy / beam) melisma share 0.359 / 0.361 against the real 0.128,
+well formed 39% / 40%, stress on strong beats 0.49 / 0.54 — worse than teacher forcing on every
+measure: fed half its own guesses, the decoder learns to fall back on melisma marks, which are
+always a safe continuation, and 600 steps of 64 phrases are too few to recover (validation still
+falling, 4.755 at step 600).
 Reports took 75-78 s each. Syllabic-type accuracy is teacher forced (the argmax of the summed
 probability of each type: single/begin/middle/end/melisma); a lookup table of the most frequent
 type given the previous syllable's type, the note's duration, position and phrase end scores 0.718
