@@ -105,14 +105,14 @@ def test_every_variant_of_every_experiment_matches_its_family():
     from musicjax.train.optim import OPTIMIZERS, SCHEDULES
 
     assert set(cfg.FAMILY_DEFAULTS) == set(FAMILIES)
-    variants = {"melody_lstm.py": ("tiny", "demo", "default", "large"),
+    variants = {"melody_lstm.py": ("tiny", "demo", "default", "large", "performance", "performance_tiny"),
                 "music_vae.py": ("mel_2bar", "mel_16bar_flat", "mel_16bar_hier", "tiny"),
                 "lyrics_hmm.py": ("zh_chars", "zh_pinyin", "de_words", "en_words", "tiny"),
                 "lyrics_lm.py": ("de_chars", "chorale_de", "zh_chars", "en_chars", "en_words", "tiny"),
                 "pianoroll_gan.py": ("default", "wgan_gp", "hinge", "essen", "tiny", "tiny,hinge"),
-                "transformer_melody.py": ("tiny", "default", "absolute", "large"),
-                "chorale_frames.py": ("lstm_sigmoid", "lstm_nade", "transformer_nade", "transformer_sigmoid",
-                                      "tiny"),
+                "transformer_melody.py": ("tiny", "default", "absolute", "large", "performance", "performance_tiny"),
+                "chorale_frames.py": ("lstm_sigmoid", "lstm_nade", "lstm_nade150", "transformer_nade",
+                                      "transformer_sigmoid", "tiny"),
                 "lyrics_seq2seq.py": ("melody_lyrics_bahdanau", "melody_lyrics_luong", "melody_lyrics_blind",
                                       "melody_lyrics_ss", "tang_next_line", "tang_blind", "tiny", "tiny_luong",
                                       "tiny_blind", "tiny_lines")}
