@@ -14,7 +14,9 @@ Magenta's β_max, β rate and free bits are as recorded in ../shared/NOTES.md; i
 scheduled-sampling rates are quoted from memory of the paper and its configs.py (not re-checked).
 Step times measured here on the shared, loaded 2-core CPU (float32): mel_2bar 0.5-0.6 s,
 mel_16bar_hier 2.1 s, mel_16bar_flat 4.5 s (its decoder runs 256 sequential steps; the
-hierarchical one 16 per bar, bars in parallel).
+hierarchical one 16 per bar, bars in parallel). `musicjax bench music_vae` on the idle machine
+(2026-12-01, benchmarks/results_music_vae.json): mel_2bar 0.2365 s vs the PyTorch twin's 0.211 s
+(0.89x), mel_16bar_hier 1.92 s vs 13.5 s (7.06x).
 
 Measured 2026-12-01 on the project's 2-core x86_64 CPU (AVX-512) while other jobs kept its load
 average at 10-13 (so wall times are 3-5x an idle machine's):
@@ -24,6 +26,18 @@ average at 10-13 (so wall times are 3-5x an idle machine's):
   the model was still improving (valid sampled accuracy 0.631 / 0.661 / 0.687 / 0.708 at steps
   500 / 1,000 / 1,500 / 2,000). Prior samples: pitch range 11.5 vs 9.7, in key 0.91 vs 0.96,
   pitch 4-gram repetition 0.003 vs 0.031 (test windows).
+- mel_2bar, 8,000 steps (`--set train.num_steps=8000 --set eval_every=1000 --set checkpoint_every=1000`),
+  windows aligned to the notated bar lines (pickups), 2026-12-01/02, shared with other runs for its
+  first 5,000 steps (~1 step/s), then alone (3.9 steps/s); about 85 min: valid sampled accuracy
+  0.666 / 0.698 / 0.738 / 0.773 / 0.801 / 0.820 / 0.837 / 0.851 at 1k ... 8k steps (still rising,
+  ~0.015 per 1,000 steps at the end), KL 38 -> 57 bits. Test split (672 pieces, 5,999 windows; the
+  last checkpoint, read by `restore_state(..., "latest")`: the family's best_metric, the -ELBO, picks
+  step 3,000, where the KL is smallest): sampled accuracy **0.846**, teacher-forced 0.816, KL
+  **56.7 bits**, -ELBO 55.3 nats per window, reconstruction NLL 16.0. Goal 0.90 not reached; at
+  this rate ~4,000 more steps. Prior samples: pitch range 11.5 vs 9.6, in key 0.944 vs 0.958, pitch
+  4-gram repetition 0.024 vs 0.031, ends on the tonic 0.39 vs 0.36 (test windows).
+  Aligned against unaligned windows (same seed and config): valid sampled accuracy 0.666 / 0.698
+  at 1k / 2k steps against 0.661 / 0.708 — the alignment is correctness, not accuracy.
 - mel_16bar_hier and mel_16bar_flat, stopped at step 400 of 600 (about 60 min each, run side by
   side): valid split, 256 windows: sampled accuracy 0.676 (hier) vs 0.675 (flat), both at the
   all-HOLD level (argmax decoding has not yet left the most frequent token); KL 129 vs 255 bits,
