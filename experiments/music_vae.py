@@ -15,8 +15,9 @@ scheduled-sampling rates are quoted from memory of the paper and its configs.py 
 Step times measured here on the shared, loaded 2-core CPU (float32): mel_2bar 0.5-0.6 s,
 mel_16bar_hier 2.1 s, mel_16bar_flat 4.5 s (its decoder runs 256 sequential steps; the
 hierarchical one 16 per bar, bars in parallel). `musicjax bench music_vae` on the idle machine
-(2026-12-01, benchmarks/results_music_vae.json): mel_2bar 0.2365 s vs the PyTorch twin's 0.211 s
-(0.89x), mel_16bar_hier 1.92 s vs 13.5 s (7.06x).
+(2026-12-01): mel_2bar 0.2365 s vs the PyTorch twin's 0.211 s (0.89x), mel_16bar_hier 1.92 s vs
+13.5 s (7.06x); again on 2026-12-02 after the fused LSTM's gate split (benchmarks/results_music_vae.json):
+0.244 vs 0.2265 s (0.93x; goal 1.0x not met) and 1.557 vs 12.89 s (8.28x).
 
 Measured 2026-12-01 on the project's 2-core x86_64 CPU (AVX-512) while other jobs kept its load
 average at 10-13 (so wall times are 3-5x an idle machine's):
