@@ -32,8 +32,8 @@ average at 10-13 (so wall times are 3-5x an idle machine's):
   first 5,000 steps (~1 step/s), then alone (3.9 steps/s); about 85 min: valid sampled accuracy
   0.666 / 0.698 / 0.738 / 0.773 / 0.801 / 0.820 / 0.837 / 0.851 at 1k ... 8k steps (still rising,
   ~0.015 per 1,000 steps at the end), KL 38 -> 57 bits. Test split (672 pieces, 5,999 windows; the
-  last checkpoint, read by `restore_state(..., "latest")`: the family's best_metric, the -ELBO, picks
-  step 3,000, where the KL is smallest): sampled accuracy **0.846**, teacher-forced 0.816, KL
+  last checkpoint, `musicjax evaluate --checkpoint latest`: the family's best_metric, the -ELBO,
+  picks step 3,000, where the KL is smallest): sampled accuracy **0.846**, teacher-forced 0.816, KL
   **56.7 bits**, -ELBO 55.3 nats per window, reconstruction NLL 16.0. Goal 0.90 not reached; at
   this rate ~4,000 more steps. Prior samples: pitch range 11.5 vs 9.6, in key 0.944 vs 0.958, pitch
   4-gram repetition 0.024 vs 0.031, ends on the tonic 0.39 vs 0.36 (test windows).

@@ -171,14 +171,14 @@ def _fitted_family(config):
     return m if hasattr(m, "fit") else None
 
 
-def _restored(workdir):
-    """(config, task, state, step) of a training workdir, its best checkpoint."""
+def _restored(workdir, which: str = "best"):
+    """(config, task, state, step) of a training workdir, its best (or latest) checkpoint."""
     from musicjax.train.loop import restore_state
 
     config = _workdir_config(workdir)
     task = _task(config)
     try:
-        state, step = restore_state(task, config, workdir)
+        state, step = restore_state(task, config, workdir, which)
     except FileNotFoundError as e:
         raise CliError(str(e)) from None
     return config, task, state, step
@@ -325,9 +325,9 @@ def cmd_evaluate(args) -> int:
     if fitted:
         result = fitted.report(args.workdir, args.split)
     else:
-        _, task, state, step = _restored(args.workdir)
+        _, task, state, step = _restored(args.workdir, args.checkpoint)
         report = task.full_report(state, args.split)
-        result = {"checkpoint_step": step, **report}
+        result = {"checkpoint_step": step, "checkpoint": args.checkpoint, **report}
         write_outputs = task.extra.get("write_outputs")  # a family's pictures, audio and tables of this split
         if write_outputs:
             result["written"] = write_outputs(state, args.workdir, split=args.split, evaluation=report)
@@ -491,6 +491,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--workdir", help="a training run's directory; writes eval_SPLIT.json there")
     c.add_argument("--split", default="test", choices=("train", "valid", "test"),
                    help="which split to score (default test)")
+    c.add_argument("--checkpoint", default="best", choices=("best", "latest"),
+                   help="best (by the family's best metric, the default) or the latest checkpoint")
     c.add_argument("--idyom", metavar="CONFIG[:VARIANT]",
                    help="e.g. experiments/idyom.py:kinder: 10-fold PPM and LSTM, tens of minutes "
                         "(:kinder_quick: the LSTM on one fold, about a minute)")

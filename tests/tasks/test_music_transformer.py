@@ -36,6 +36,9 @@ def test_report_names_the_transformer_row_beside_the_baselines(trained, capsys):
     assert set(result["models"]) == {"transformer", "unigram", "bigram"}
     row = result["models"]["transformer"]
     assert 0 < row["nll_per_token"] < np.log(task.extra["data"].codec.vocab_size)
+    assert main(["evaluate", "--workdir", str(workdir), "--split", "valid", "--checkpoint", "latest"]) == 0
+    latest = json.loads(capsys.readouterr().out)
+    assert (latest["checkpoint"], latest["checkpoint_step"]) == ("latest", config.train.num_steps)
 
 
 def test_samples_decode_and_too_long_is_refused(trained):
