@@ -14,8 +14,6 @@ density). Steps interleaved JAX / PyTorch after warm-up; medians. Prints one JSO
 
 from __future__ import annotations
 
-import argparse
-import json
 import pathlib
 import sys
 
@@ -23,7 +21,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import environment, require_torch, side_by_side, supported  # noqa: E402
+from common import side_by_side, supported, torch_train_step, train_main  # noqa: E402
 
 VARIANTS = ("lstm_nade", "lstm_sigmoid")
 
@@ -94,36 +92,23 @@ def torch_side(variant: str):
     b = {k: torch.from_numpy(v) for k, v in _frames(t.batch_size, t.seq_len, keys).items()}
     bce = nn.BCEWithLogitsLoss(reduction="none")
 
-    def run():
-        opt.zero_grad(set_to_none=True)
+    def loss():
         logits = model(b["previous"], b["frames"])
-        loss = (bce(logits, b["frames"]).sum(-1) * b["mask"]).sum() / b["mask"].sum()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_norm)
-        opt.step()
-        return float(loss.detach())
+        return (bce(logits, b["frames"]).sum(-1) * b["mask"]).sum() / b["mask"].sum()
 
-    return run
+    return torch_train_step(model, opt, loss, t.clip_norm)
+
+
+def _row(variant: str, steps: int, unsupported: dict) -> dict:
+    c = _config(variant)
+    sizes = {"hidden": c.model.hidden, "layers": c.model.num_layers, "head": c.model.head,
+             "nade_hidden": c.model.nade_hidden, "batch": c.train.batch_size, "frames": c.train.seq_len}
+    return side_by_side(variant, supported(jax_side, variant), supported(torch_side, variant), steps,
+                        c.train.batch_size * c.train.seq_len, "frames", sizes, unsupported)
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer timed steps (5), lstm_nade only")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per side (default 20; --quick 5)")
-    args = p.parse_args(argv)
-    require_torch()
-    steps = args.steps or (5 if args.quick else 20)
-    result = {"benchmark": "chorale_frames", "environment": environment(), "timed_steps": steps, "train": {},
-              "unsupported": {}}
-    for variant in VARIANTS[:1] if args.quick else VARIANTS:
-        c = _config(variant)
-        frames = c.train.batch_size * c.train.seq_len
-        sizes = {"hidden": c.model.hidden, "layers": c.model.num_layers, "head": c.model.head,
-                 "nade_hidden": c.model.nade_hidden, "batch": c.train.batch_size, "frames": c.train.seq_len}
-        result["train"][variant] = side_by_side(variant, supported(jax_side, variant), supported(torch_side, variant),
-                                                steps, frames, "frames", sizes, result["unsupported"])
-    print(json.dumps(result, indent=1))
-    return result
+    return train_main("chorale_frames", __doc__.splitlines()[0], VARIANTS, _row, argv)
 
 
 if __name__ == "__main__":

@@ -102,3 +102,42 @@ def side_by_side(label: str, jax_built, torch_built, steps: int, items_per_step:
     emit(label, row)
     return row
 
+
+def torch_train_step(model, opt, loss, clip_norm: float = 0.0, precision: str = "float32"):
+    """The PyTorch twin's timed step as a function: zero the gradients, `loss()` (the forward and the
+    loss, under bfloat16 autocast when `precision` asks for it), backward, optional global-norm
+    clipping, the optimizer step; returns the loss as a float (a host sync, as the JAX side's)."""
+    import torch
+
+    def run():
+        opt.zero_grad(set_to_none=True)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
+            value = loss()
+        value.backward()
+        if clip_norm:
+            torch.nn.utils.clip_grad_norm_(model.parameters(), clip_norm)
+        opt.step()
+        return float(value.detach())
+
+    return run
+
+
+def train_main(benchmark: str, description: str, labels, make_row, argv=None, quick_help: str = "") -> dict:
+    """The main of a train-step benchmark with one row per label: `--quick` (the first label, 5
+    timed steps) or `--steps N` (default 20); `make_row(label, steps, unsupported) -> row`. Prints
+    the JSON object and returns it."""
+    import argparse
+
+    p = argparse.ArgumentParser(description=description)
+    p.add_argument("--quick", action="store_true", help=f"fewer timed steps (5), {quick_help or labels[0]} only")
+    p.add_argument("--steps", type=int, default=None, help="timed steps per side (default 20; --quick 5)")
+    args = p.parse_args(argv)
+    require_torch()
+    steps = args.steps or (5 if args.quick else 20)
+    result = {"benchmark": benchmark, "environment": environment(), "timed_steps": steps, "train": {},
+              "unsupported": {}}
+    for label in labels[:1] if args.quick else labels:
+        result["train"][label] = make_row(label, steps, result["unsupported"])
+    print(json.dumps(result, indent=1))
+    return result
+

@@ -21,7 +21,8 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import emit, environment, interleaved, peak_matmul_gflops, require_torch, supported  # noqa: E402
+from common import (emit, environment, interleaved, peak_matmul_gflops, require_torch, supported,  # noqa: E402
+                    torch_train_step)
 
 VOCAB, EMBED, HIDDEN, LAYERS, BATCH, LENGTH = 130, 256, 512, 2, 64, 128
 
@@ -99,16 +100,11 @@ def torch_side(precision: str):
     x, y = tokens[:, :-1], tokens[:, 1:]
     loss_fn = torch.nn.CrossEntropyLoss()
 
-    def run():
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
-            logits, _ = model(x)
-            loss = loss_fn(logits.reshape(-1, VOCAB).float(), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
+    def loss():
+        logits, _ = model(x)
+        return loss_fn(logits.reshape(-1, VOCAB).float(), y.reshape(-1))
 
-    return run, model
+    return torch_train_step(model, opt, loss, precision=precision), model
 
 
 def torch_sampler(model, batch: int, steps: int):

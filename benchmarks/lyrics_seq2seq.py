@@ -16,8 +16,6 @@ tokens, Adam, `clip_grad_norm_`. Source lengths are drawn from 8-32. Steps inter
 
 from __future__ import annotations
 
-import argparse
-import json
 import pathlib
 import sys
 
@@ -25,7 +23,7 @@ import jax
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import environment, require_torch, side_by_side, supported  # noqa: E402
+from common import side_by_side, supported, torch_train_step, train_main  # noqa: E402
 
 VOCAB = 1063  # target tokens of the melody_lyrics run (experiments/lyrics_seq2seq.py docstring)
 ATTENTIONS = ("bahdanau", "luong")
@@ -136,41 +134,27 @@ def torch_side(attention: str):
     ce = nn.CrossEntropyLoss(reduction="none")
     rate = config.loss.word_dropout
 
-    def run():
-        opt.zero_grad(set_to_none=True)
+    def loss():
         drop = torch.rand(inputs.shape) < rate
         drop[:, 0] = False
         logits = model(b["source"], b["source_len"], inputs.masked_fill(drop, UNK))
-        loss = (ce(logits.reshape(-1, VOCAB), b["targets"].reshape(-1)) * b["mask"].reshape(-1)).sum() / b["mask"].sum()
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), t.clip_norm)
-        opt.step()
-        return float(loss.detach())
+        return (ce(logits.reshape(-1, VOCAB), b["targets"].reshape(-1)) * b["mask"].reshape(-1)).sum() / b["mask"].sum()
 
-    return run
+    return torch_train_step(model, opt, loss, t.clip_norm)
+
+
+def _row(attention: str, steps: int, unsupported: dict) -> dict:
+    c = _config(attention)
+    sizes = {"attention": attention, "source_embeds": tuple(c.model.source_embed_dims),
+             "encoder": f"{c.model.encoder_layers}x{c.model.encoder_hidden} bidirectional", "decoder": c.model.hidden,
+             "attention_dim": c.model.attention_dim, "vocab": VOCAB, "batch": c.train.batch_size,
+             "notes": c.data.max_notes}
+    return side_by_side(attention, supported(jax_side, attention), supported(torch_side, attention), steps,
+                        c.train.batch_size * c.data.max_notes, "tokens", sizes, unsupported)
 
 
 def main(argv=None) -> dict:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true", help="fewer timed steps (5), bahdanau only")
-    p.add_argument("--steps", type=int, default=None, help="timed steps per side (default 20; --quick 5)")
-    args = p.parse_args(argv)
-    require_torch()
-    steps = args.steps or (5 if args.quick else 20)
-    result = {"benchmark": "lyrics_seq2seq", "environment": environment(), "timed_steps": steps, "train": {},
-              "unsupported": {}}
-    for attention in ATTENTIONS[:1] if args.quick else ATTENTIONS:
-        c = _config(attention)
-        tokens = c.train.batch_size * c.data.max_notes
-        sizes = {"attention": attention, "source_embeds": tuple(c.model.source_embed_dims),
-                 "encoder": f"{c.model.encoder_layers}x{c.model.encoder_hidden} bidirectional", "decoder": c.model.hidden,
-                 "attention_dim": c.model.attention_dim, "vocab": VOCAB, "batch": c.train.batch_size,
-                 "notes": c.data.max_notes}
-        result["train"][attention] = side_by_side(attention, supported(jax_side, attention),
-                                                  supported(torch_side, attention), steps, tokens, "tokens", sizes,
-                                                  result["unsupported"])
-    print(json.dumps(result, indent=1))
-    return result
+    return train_main("lyrics_seq2seq", __doc__.splitlines()[0], ATTENTIONS, _row, argv)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import environment, require_torch, side_by_side, supported  # noqa: E402
+from common import environment, require_torch, side_by_side, supported, torch_train_step  # noqa: E402
 
 VOCAB = 66
 SETTINGS = {  # the experiment's sizes
@@ -124,18 +124,13 @@ def torch_side(s: dict, precision: str = "float32"):
     inputs = torch.cat([torch.ones_like(tokens[:, :1]), tokens[:, :-1]], 1)  # BOS, then the tokens
     ce = nn.CrossEntropyLoss(reduction="sum")
 
-    def run():
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
-            logits, mu, log_var = model(tokens, inputs)
-            recon = ce(logits.reshape(-1, VOCAB).float(), tokens.reshape(-1)) / tokens.shape[0]
-            kl = 0.5 * torch.sum(torch.exp(log_var) + mu**2 - 1.0 - log_var, -1).mean()
-            loss = recon + 0.2 * kl
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
+    def loss():
+        logits, mu, log_var = model(tokens, inputs)
+        recon = ce(logits.reshape(-1, VOCAB).float(), tokens.reshape(-1)) / tokens.shape[0]
+        kl = 0.5 * torch.sum(torch.exp(log_var) + mu**2 - 1.0 - log_var, -1).mean()
+        return recon + 0.2 * kl
 
-    return run
+    return torch_train_step(model, opt, loss, precision=precision)
 
 
 def main(argv=None) -> dict:

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import emit, environment, interleaved, require_torch, supported  # noqa: E402
+from common import emit, environment, interleaved, require_torch, supported, torch_train_step  # noqa: E402
 
 VOCAB, WIDTH, LAYERS, HEADS, FF, BATCH, LENGTH = 130, 256, 4, 8, 1024, 16, 256
 MAX_DISTANCE, SAMPLE_STEPS = 256, 512
@@ -148,16 +148,11 @@ def torch_side(precision: str):
     tokens = torch.from_numpy(np.random.default_rng(0).integers(0, VOCAB, (BATCH, LENGTH + 1)).astype(np.int64))
     x, y = tokens[:, :-1], tokens[:, 1:]
 
-    def run():
-        opt.zero_grad(set_to_none=True)
-        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=precision == "bfloat16"):
-            logits, _ = model(x)
-            loss = F.cross_entropy(logits.reshape(-1, VOCAB).float(), y.reshape(-1))
-        loss.backward()
-        opt.step()
-        return float(loss.detach())
+    def loss():
+        logits, _ = model(x)
+        return F.cross_entropy(logits.reshape(-1, VOCAB).float(), y.reshape(-1))
 
-    return run, model
+    return torch_train_step(model, opt, loss, precision=precision), model
 
 
 def copy_weights(params, model) -> None:
