@@ -59,3 +59,22 @@ def essen_sample():
 
     test = load_scores("essen", "test")
     return [s for i, s in enumerate(test) if i % 20 == 0 or s.meta.collection.startswith("han")]
+
+
+@pytest.fixture(scope="session")
+def train_run(tmp_path_factory):
+    """train_run(spec, overrides, name) -> (config, task, workdir): an experiment config trained by
+    the one loop into a fresh folder (quietly), for a module's `trained` fixture."""
+    from musicjax.config import load_config
+    from musicjax.tasks import make
+    from musicjax.train.loop import train
+
+    def run(spec: str, overrides=(), name: str = "run"):
+        config = load_config(spec, list(overrides))
+        task = make(config)
+        workdir = tmp_path_factory.mktemp(name)
+        train(task, config, workdir, quiet=True)
+        return config, task, workdir
+
+    return run
+

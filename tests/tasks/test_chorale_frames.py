@@ -7,12 +7,10 @@ import json
 import numpy as np
 import pytest
 
-from musicjax.config import load_config
 from musicjax.data.score import Part, make_score
 from musicjax.data.augment import tonic_pitch_class
 from musicjax.tasks import chorale_frames as cf
-from musicjax.tasks import make
-from musicjax.train.loop import restore_state, train
+from musicjax.train.loop import restore_state
 
 SPEC = cf.FrameSpec()
 
@@ -69,11 +67,9 @@ def test_transposed_training_windows_are_the_same_notes_moved_on_the_keyboard():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    config = load_config("experiments/chorale_frames.py:tiny", ["train.num_steps=10", "train.learning_rate=1e-2"])
-    task = make(config)
-    workdir = tmp_path_factory.mktemp("frames")
-    train(task, config, workdir, quiet=True)
+def trained(train_run):
+    config, task, workdir = train_run("experiments/chorale_frames.py:tiny",
+                                      ["train.num_steps=10", "train.learning_rate=1e-2"], "frames")
     state, _ = restore_state(task, config, workdir, "latest")
     return config, task, workdir, state
 

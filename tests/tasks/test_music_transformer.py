@@ -10,16 +10,13 @@ import pytest
 from musicjax.cli import main
 from musicjax.config import load_config
 from musicjax.tasks import make
-from musicjax.train.loop import restore_state, train
+from musicjax.train.loop import restore_state
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    config = load_config("experiments/transformer_melody.py:tiny", ["train.num_steps=16", "train.learning_rate=3e-3"])
-    task = make(config)
-    workdir = tmp_path_factory.mktemp("transformer")
-    train(task, config, workdir, quiet=True)
-    return config, task, workdir
+def trained(train_run):
+    return train_run("experiments/transformer_melody.py:tiny", ["train.num_steps=16", "train.learning_rate=3e-3"],
+                     "transformer")
 
 
 def test_training_lowers_the_loss(trained):

@@ -13,7 +13,7 @@ from musicjax.data import datasets
 from musicjax.data.records import record_to_score
 from musicjax.tasks import make
 from musicjax.tasks.melody_data import MelodyData, PerformanceData, melody_sequences, train_batches
-from musicjax.train.loop import restore_state, train
+from musicjax.train.loop import restore_state
 
 
 @pytest.fixture(scope="module")
@@ -68,13 +68,9 @@ def test_performance_batches_are_a_function_of_the_step():
 
 
 @pytest.fixture(scope="module")
-def trained(tmp_path_factory):
-    config = load_config("experiments/transformer_melody.py:performance_tiny",
-                         ["train.num_steps=16", "train.learning_rate=3e-3"])
-    task = make(config)
-    workdir = tmp_path_factory.mktemp("performance")
-    train(task, config, workdir, quiet=True)
-    return config, task, workdir
+def trained(train_run):
+    return train_run("experiments/transformer_melody.py:performance_tiny",
+                     ["train.num_steps=16", "train.learning_rate=3e-3"], "performance")
 
 
 def test_transformer_learns_performance_events_and_samples_chords(trained):
