@@ -1,4 +1,5 @@
-"""Augmentations of Scores, kept apart from encoding: transposition and tempo scaling."""
+"""Augmentations, kept apart from encoding: transposition and tempo scaling of Scores, the range of
+transpositions a set of pitches allows, and piano-rolls moved along their pitch axis."""
 
 from __future__ import annotations
 
@@ -21,11 +22,34 @@ def transpose(score: Score, semitones: int, min_pitch: int = 0, max_pitch: int =
     return score.replace(pitch=pitch.astype(np.int16))
 
 
+def shifts_in_range(pitches, max_shift: int, min_pitch: int, max_pitch: int) -> np.ndarray:
+    """The shifts in [-max_shift, max_shift] that keep every one of `pitches` (any integer array:
+    MIDI pitches, or key indices with the range given in keys) within [min_pitch, max_pitch]; all of
+    them when there is no pitch."""
+    shifts = np.arange(-max_shift, max_shift + 1)
+    pitches = np.asarray(pitches)
+    if not pitches.size:
+        return shifts
+    lo, hi = int(pitches.min()), int(pitches.max())
+    return shifts[(lo + shifts >= min_pitch) & (hi + shifts <= max_pitch)]
+
+
 def transpositions_in_range(score: Score, max_shift: int, min_pitch: int, max_pitch: int) -> np.ndarray:
     """The shifts in [-max_shift, max_shift] that keep every note within [min_pitch, max_pitch]."""
-    shifts = np.arange(-max_shift, max_shift + 1)
-    lo, hi = int(score.pitch.min()), int(score.pitch.max())
-    return shifts[(lo + shifts >= min_pitch) & (hi + shifts <= max_pitch)]
+    return shifts_in_range(score.pitch, max_shift, min_pitch, max_pitch)
+
+
+def shift_pitches(roll: np.ndarray, shift: int) -> np.ndarray:
+    """A piano-roll [..., pitches] moved `shift` pitches up (down if negative), zeros shifted in and
+    what moves off the end dropped (callers choose shifts that keep the notes: `shifts_in_range`)."""
+    if shift == 0:
+        return roll
+    out = np.zeros_like(roll)
+    if shift > 0:
+        out[..., shift:] = roll[..., :-shift]
+    else:
+        out[..., :shift] = roll[..., -shift:]
+    return out
 
 
 def random_transpose(score: Score, rng: np.random.Generator, max_shift: int = 5, min_pitch: int = 0,

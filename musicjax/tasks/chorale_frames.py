@@ -22,7 +22,7 @@ import numpy as np
 
 from musicjax.codecs.pianoroll import PianorollCodec
 from musicjax.data import corpora, datasets
-from musicjax.data.augment import transpose
+from musicjax.data.augment import shift_pitches, shifts_in_range, transpose
 from musicjax.data.score import Metadata, Score
 from musicjax.evaluate.music_stats import key_label
 from musicjax.models.polyphonic import FrameModel
@@ -129,24 +129,11 @@ def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, 
         start = int(rng.integers(0, max(1, len(frames) - seq_len + 1)))
         window, previous = with_previous(frames, start, seq_len)
         if max_transpose:
-            used = np.flatnonzero(window.any(0) | previous.any(0))
-            shifts = np.arange(-max_transpose, max_transpose + 1)
-            if used.size:
-                shifts = shifts[(used.min() + shifts >= 0) & (used.max() + shifts < num_keys)]
-            shift = int(shift_rng.choice(shifts))
-            window, previous = shift_keys(window, shift), shift_keys(previous, shift)
+            used = np.flatnonzero(window.any(0) | previous.any(0))  # keys sounding in the window
+            shift = int(shift_rng.choice(shifts_in_range(used, max_transpose, 0, num_keys - 1)))
+            window, previous = shift_pitches(window, shift), shift_pitches(previous, shift)
         rows.append((window, previous))
     return pad_rows(rows, seq_len, num_keys)
-
-
-def shift_keys(frames: np.ndarray, shift: int) -> np.ndarray:
-    """frames [T, K] moved `shift` keys up (down if negative); keys moved off the end are dropped."""
-    out = np.zeros_like(frames)
-    if shift >= 0:
-        out[:, shift:] = frames[:, :frames.shape[1] - shift]
-    else:
-        out[:, :shift] = frames[:, -shift:]
-    return out
 
 
 def marginal_nll(train_pieces, pieces, alpha: float = 1.0) -> tuple[float, int]:

@@ -18,6 +18,7 @@ import numpy as np
 from musicjax.codecs.melody import BOS, EOS, NUM_SPECIAL, PAD, MelodyCodec
 from musicjax.codecs.performance import PerformanceCodec
 from musicjax.data import datasets
+from musicjax.data.augment import shifts_in_range
 from musicjax.data.records import record_to_score
 from musicjax.data.score import Score, select_notes
 
@@ -50,7 +51,7 @@ class MelodyData:
     def shifts(self, tokens: np.ndarray, max_shift: int) -> np.ndarray:
         """The transpositions in [-max_shift, max_shift] that keep every note in the codec's range."""
         notes = tokens[tokens >= NUM_SPECIAL] - NUM_SPECIAL + self.min_pitch
-        return _shifts_within(notes, max_shift, self.min_pitch, self.max_pitch)
+        return shifts_in_range(notes, max_shift, self.min_pitch, self.max_pitch)
 
     def transpose(self, tokens: np.ndarray, shift: int) -> np.ndarray:
         """Tokens with every note-on moved by `shift` semitones."""
@@ -97,7 +98,7 @@ class PerformanceData:
     def shifts(self, tokens: np.ndarray, max_shift: int) -> np.ndarray:
         """The transpositions in [-max_shift, max_shift] that keep every note in [min_pitch, max_pitch]."""
         notes = tokens[self._on(tokens)] - self.codec.note_on
-        return _shifts_within(notes, max_shift, self.min_pitch, self.max_pitch)
+        return shifts_in_range(notes, max_shift, self.min_pitch, self.max_pitch)
 
     def transpose(self, tokens: np.ndarray, shift: int) -> np.ndarray:
         """Events with every note-on and note-off moved by `shift` semitones (time shifts and
@@ -105,13 +106,6 @@ class PerformanceData:
         c = self.codec
         pitched = (tokens >= c.note_on) & (tokens < c.time_shift)
         return np.where(pitched, tokens + shift, tokens).astype(np.int32)
-
-
-def _shifts_within(notes: np.ndarray, max_shift: int, low: int, high: int) -> np.ndarray:
-    shifts = np.arange(-max_shift, max_shift + 1)
-    if not len(notes):
-        return np.zeros(1, np.int64)
-    return shifts[(int(notes.min()) + shifts >= low) & (int(notes.max()) + shifts <= high)]
 
 
 def melody_sequences(data: MelodyData | PerformanceData, split: str) -> tuple[list[np.ndarray], list[str]]:

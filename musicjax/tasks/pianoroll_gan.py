@@ -55,6 +55,7 @@ import optax
 
 from musicjax.codecs.pianoroll import PianorollCodec
 from musicjax.data import datasets
+from musicjax.data.augment import shift_pitches
 from musicjax.data.records import record_to_score
 from musicjax.data.score import Metadata, Part, Score, make_score
 from musicjax.evaluate import pianoroll_metrics as pm
@@ -168,18 +169,6 @@ def shift_range(rolls: np.ndarray, max_shift: int) -> tuple[np.ndarray, np.ndarr
     lo_pitch = np.where(has, used.argmax(1), 0)
     hi_pitch = np.where(has, p - 1 - used[:, ::-1].argmax(1), p - 1)
     return np.maximum(-max_shift, -lo_pitch), np.minimum(max_shift, p - 1 - hi_pitch)
-
-
-def shift_pitches(roll: np.ndarray, shift: int) -> np.ndarray:
-    """A segment [..., pitches] moved `shift` semitones (within range by choice)."""
-    if shift == 0:
-        return roll
-    out = np.zeros_like(roll)
-    if shift > 0:
-        out[..., shift:] = roll[..., :-shift]
-    else:
-        out[..., :shift] = roll[..., -shift:]
-    return out
 
 
 def draw_rows(data: dict, bounds, rows: int, seed: int, step: int) -> tuple[np.ndarray, np.ndarray]:

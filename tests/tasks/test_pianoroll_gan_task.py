@@ -14,7 +14,8 @@ import pytest
 
 from experiments.pianoroll_gan import get_config
 from musicjax.tasks import pianoroll_gan
-from musicjax.tasks.pianoroll_gan import SegmentSpec, roll_to_score, score_to_roll, segments, shift_pitches
+from musicjax.data.augment import shift_pitches
+from musicjax.tasks.pianoroll_gan import SegmentSpec, roll_to_score, score_to_roll, segments
 
 
 @pytest.fixture(scope="module")
