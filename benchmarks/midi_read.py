@@ -1,6 +1,6 @@
-"""MIDI reading speed: files per second of musicjax's reader (symusic, with its own decoder for the
-tracks symusic cannot settle) against pretty_midi on the same files, side by side; and, with
-`--ingest`, the time to ingest a generated collection of that many files (a share broken).
+"""MIDI reading speed: files per second of musicjax's reader (`read_scores`: its decoder compiled
+with numba, `musicjax/data/midi_kernel.py`) against pretty_midi on the same files, side by side;
+and, with `--ingest`, the time to ingest a generated collection of that many files (a share broken).
 
     musicjax bench midi_read [--files 400] [--ingest 10000] [--out DIR]
 
@@ -9,7 +9,8 @@ collections such as Lakh MIDI hold them: one track per part or all parts in one 
 channels, program changes, drums, tempo maps, lyrics or karaoke words, notes of one pitch sounding
 together, notes never ended, running status, 10,080 ticks per quarter (music21's), and broken files.
 A second reading row (`midi_read_plain`) uses files with notes, programs, drums and the maps only:
-no lyrics or text and no overlapping unisons, the files symusic reads without our decoder.
+no lyrics or text and no overlapping unisons (most of a collection such as Lakh MIDI). Each
+reader reads one file before the timed rounds (imports, numba's compiled code loaded).
 """
 
 from __future__ import annotations
@@ -239,6 +240,8 @@ def reader_ratio(paths: list[pathlib.Path], rounds: int = 3) -> dict:
             for _, d in both:
                 pretty_midi.PrettyMIDI(io.BytesIO(d))
 
+    read_score_bytes(*both[0])  # warm: imports, the compiled decoder loaded
+    pretty_midi.PrettyMIDI(io.BytesIO(both[0][1]))
     times = {"musicjax": [], "pretty_midi": []}
     for _ in range(rounds):
         for name, f in (("musicjax", ours), ("pretty_midi", theirs)):

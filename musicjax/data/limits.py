@@ -2,11 +2,12 @@
 beyond one is refused with a ScoreError that names the limit, before the expensive work starts.
 
 Each limit is sized so that the worst file within it is read in about two minutes or less on the
-project's 2-core machine (measured with music21 10.5, symusic 0.6.0, mido 1.3.3):
+project's 2-core machine (measured with music21 10.5, numba 0.68, mido 1.3.3):
 
-- MIDI file (.mid .midi .kar): 2 MiB and 1,000 tracks. The worst within the limits (100,000
-  overlapping notes of one pitch, which our own decoder pairs, and 460,000 other events in 2.3 MB)
-  read in 1.9 s, 180 MB peak for the whole process; most files take symusic's path, ~1 ms.
+- MIDI file (.mid .midi .kar): 2 MiB and 1,000 tracks. The worst within the limits (99,000
+  overlapping notes of one pitch and 420,000 other events in 1.9 MB) read in 0.03 s (the
+  compiled decoder, `midi_kernel.py`), 290 MB peak for the whole process (numba's included); a
+  chorale file ~0.1 ms. The decoder's arrays grow with the file's bytes, so this limit bounds them.
 - MusicXML text (.xml .musicxml, and the score inside an .mxl once unzipped): 32 MiB. music21
   took 19 s and 270 MB for Beethoven's op. 132 (10.9 MB, 17,842 notes); at the note limit about
   100 s and 1.2 GB (extrapolated).

@@ -1,6 +1,5 @@
-"""MIDI files to and from Scores. Reading parses each track with symusic (C++) and decodes here,
-in Python, only a track whose pairing of note-ons and note-offs symusic cannot settle (notes of one
-pitch sounding together) or whose text symusic does not keep; writing uses mido (`write_midi`).
+"""MIDI files to and from Scores. Reading decodes each track's bytes in compiled code
+(`midi_kernel.py`, numba) and builds the Score here; writing uses mido (`write_midi`).
 
 How notes are read (the rule of pretty_midi, and of a General MIDI synthesizer such as FluidSynth):
 a note-off (or a note-on of velocity 0) ends every sounding note of its channel and pitch that did
@@ -11,7 +10,7 @@ signatures are read from every track (pretty_midi reads them from the first only
 
 from __future__ import annotations
 
-import dataclasses
+import functools
 import io
 import math
 import os
@@ -23,7 +22,7 @@ import numpy as np
 
 from musicjax.data import limits
 from musicjax.data.files import atomic_write, read_capped
-from musicjax.data.score import (DEFAULT_QPM, SYLLABIC, TEXT_KINDS, Metadata, Part, Score, ScoreError, make_score,
+from musicjax.data.score import (DEFAULT_QPM, SYLLABIC, TEXT_KINDS, Metadata, Part, Score, ScoreError,
                                  quarters_to_seconds, select_notes)
 
 TICKS_PER_QUARTER = 960  # divisible by 2, 3, 4, 5, 6, 8, 16, 32, 64: tuplets land on ticks
@@ -107,8 +106,9 @@ _MIDO_MINOR = {-7: "Abm", -6: "Ebm", -5: "Bbm", -4: "Fm", -3: "Cm", -2: "Gm", -1
 # ---- reading: the file's chunks ----------------------------------------------------------------
 
 
-def _midi_chunks(path, data: bytes) -> tuple[int, list[bytes]]:
-    """(ticks per quarter, the MTrk chunks' bodies); refuses what no parser should be handed."""
+def _midi_chunks(path, data: bytes) -> tuple[int, list[int], list[int]]:
+    """(ticks per quarter, where each MTrk chunk's body starts in `data`, its size); refuses what no
+    parser should be handed."""
     if not data:
         raise ScoreError(path, "empty file")
     start = 0
@@ -123,31 +123,27 @@ def _midi_chunks(path, data: bytes) -> tuple[int, list[bytes]]:
         raise ScoreError(path, "SMPTE time division, which is not supported (only ticks per quarter note)")
     if declared > limits.MAX_MIDI_TRACKS:
         raise ScoreError(path, f"{declared:,} tracks; the limit is {limits.MAX_MIDI_TRACKS:,}")
-    pos, tracks = start + 8 + header_len, []
-    while pos + 8 <= len(data) and len(tracks) < declared:
+    pos, starts, sizes = start + 8 + header_len, [], []
+    while pos + 8 <= len(data) and len(starts) < declared:
         kind, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "big")
-        body = data[pos + 8:pos + 8 + size]
-        if len(body) < size:
-            raise ScoreError(path, f"not a readable MIDI file (truncated: track {len(tracks) + 1} holds "
-                                   f"{len(body):,} of its {size:,} bytes)")
+        held = min(size, len(data) - pos - 8)
+        if held < size:
+            raise ScoreError(path, f"not a readable MIDI file (truncated: track {len(starts) + 1} holds "
+                                   f"{held:,} of its {size:,} bytes)")
         if kind == b"MTrk":  # other chunk types are skipped, as the standard says
-            tracks.append(body)
+            starts.append(pos + 8)
+            sizes.append(size)
         pos += 8 + size
-    return division, tracks
+    return division, starts, sizes
 
 
-@dataclasses.dataclass
-class _Track:
-    """What one MTrk chunk holds, in ticks, in the same form whichever parser read it."""
+class _Metas:
+    """A file's text meta events, in ticks, in file order (track by track)."""
 
-    name: str = ""
-    parts: list = dataclasses.field(default_factory=list)  # (program, is_drum, start, end, pitch, velocity)
-    lyrics: list = dataclasses.field(default_factory=list)  # (tick, text)
-    texts: list = dataclasses.field(default_factory=list)  # (tick, text, kind)
-    tempos: list = dataclasses.field(default_factory=list)  # (tick, microseconds per quarter)
-    time_signatures: list = dataclasses.field(default_factory=list)  # (tick, numerator, denominator)
-    key_signatures: list = dataclasses.field(default_factory=list)  # (tick, fifths, minor)
-    note_ons: int = 0  # ended or not: what the note limit counts
+    def __init__(self):
+        self.names: dict[int, str] = {}  # track -> its (last) name
+        self.lyrics: dict[int, list] = {}  # track -> [(tick, text)]
+        self.texts: list = []  # (track, tick, text, kind)
 
 
 def _text(payload: bytes) -> str:
@@ -157,24 +153,7 @@ def _text(payload: bytes) -> str:
         return payload.decode("latin1")
 
 
-# ---- reading: symusic, and when it cannot settle a track, our own decoder -----------------------
-
-_END_MARK = b"musicjax:end"
-
-
-def _all_notes_off() -> bytes:
-    """A marker one tick after the track's last event, then a note-off for every channel and
-    pitch, then the end of track: a note symusic would drop because nothing ends it (pretty_midi
-    may end it with another note's note-off) comes back ending at the marker."""
-    out = bytearray(b"\x01\xff\x06" + bytes([len(_END_MARK)]) + _END_MARK)
-    for channel in range(16):
-        out += bytes([0, 0x80 | channel, 0, 0])
-        for pitch in range(1, 128):
-            out += bytes([0, pitch, 0])  # running status
-    return bytes(out + b"\x00\xff\x2f\x00")
-
-
-_ALL_NOTES_OFF = _all_notes_off()
+# ---- reading: the compiled track decoder ---------------------------------------------------
 
 
 def _symusic_parse(data: bytes):
@@ -183,168 +162,30 @@ def _symusic_parse(data: bytes):
     return symusic.Score.from_midi(data)
 
 
-def _read_track_symusic(body: bytes, tpq: int) -> _Track | None:
-    """The track through symusic, or None where its reading might differ from the rule above:
-    notes of one channel and pitch that overlap, end where they begin, or are never ended; text
-    events (symusic keeps no FF 01 text and drops bytes that are not UTF-8); no end-of-track."""
-    if not body.endswith(b"\xff\x2f\x00") or b"\xff\x01" in body or b"\xff\x05" in body:
-        return None
-    chunk = body[:-3] + b"\xff\x01\x00" + _ALL_NOTES_OFF  # the old end of track becomes an empty text
-    sym = _symusic_parse(b"MThd" + struct.pack(">IHHH", 6, 0, 1, tpq) + b"MTrk" + struct.pack(">I", len(chunk))
-                         + chunk)
-    end_mark = next((m.time for m in sym.markers if m.text == _END_MARK.decode()), None)
-    if end_mark is None or end_mark < 0:
-        return None
-    track = _Track(texts=[(m.time, m.text, "marker") for m in sym.markers if m.text != _END_MARK.decode()],
-                   tempos=[(t.time, t.mspq) for t in sym.tempos],
-                   time_signatures=[(t.time, t.numerator, t.denominator) for t in sym.time_signatures],
-                   key_signatures=[(k.time, k.key, k.tonality) for k in sym.key_signatures])
-    runs, last_program, last_drum = [], None, None
-    for tr in sym.tracks:  # ordered by (channel, program) within the track
-        a = tr.notes.numpy()
-        if not len(a["time"]):
-            continue
-        start = a["time"].astype(np.int64)
-        end = start + a["duration"]
-        if start.min() < 0 or (end <= start).any() or (end == end_mark).any():
-            return None
-        # A channel's tracks are consecutive with rising programs: a run of rising programs holds
-        # whole channels, so notes that overlap in no run overlap in no channel.
-        if last_program is None or tr.program <= last_program or tr.is_drum != last_drum:
-            runs.append([])
-        runs[-1].append((start, end, a["pitch"].astype(np.int64)))
-        last_program, last_drum = tr.program, tr.is_drum
-        track.parts.append((int(tr.program), bool(tr.is_drum), start, end, a["pitch"], a["velocity"]))
-        track.note_ons += len(start)
-        track.name = tr.name
-    for run in runs:
-        start, end, pitch = (np.concatenate(x) for x in zip(*run))
-        order = np.lexsort((start, pitch))
-        same = pitch[order][1:] == pitch[order][:-1]
-        if (same & (start[order][1:] < end[order][:-1])).any():
-            return None
-    name = _first_track_name(body)
-    if name is not None:
-        track.name = name
-    return track
+@functools.cache
+def _kernel():
+    from musicjax.data import midi_kernel
+
+    return midi_kernel
 
 
-def _first_track_name(body: bytes) -> str | None:
-    """The track's name where it is its first event and its only name (symusic drops bytes that
-    are not UTF-8; a Latin-1 name is read here)."""
-    if body[:3] != b"\x00\xff\x03" or body.count(b"\xff\x03") != 1 or len(body) < 4 or body[3] & 0x80:
-        return None
-    return _text(body[4:4 + body[3]])
+_DECODE_ERRORS = {
+    1: lambda tick, value: f"a system message (status {value:#x}) inside a track at tick {tick}",
+    2: lambda tick, value: f"running status without a status byte at tick {tick}",
+    3: lambda tick, value: f"a data byte of {value} at tick {tick}",
+    4: lambda tick, value: f"a data byte over 127 at tick {tick}",
+}
 
 
-def _read_track_events(body: bytes) -> _Track:
-    """Decode the track's events here and pair notes by the rule above. What follows a truncated
-    last event is ignored; a data byte over 127 is refused, as symusic and mido refuse it."""
-    track = _Track()
-    n, i, tick, status = len(body), 0, 0, 0
-    program = [0] * 16
-    sounding: dict[int, list] = {}  # channel * 128 + pitch -> [(start tick, velocity, program)]
-    notes: dict[tuple[int, int], list] = {}  # (channel, program) -> [(start, end, pitch, velocity)]
-    try:
-        while i < n:
-            b = body[i]
-            i += 1
-            delta = b & 0x7F
-            while b & 0x80:
-                b = body[i]
-                i += 1
-                delta = (delta << 7) | (b & 0x7F)
-            tick += delta
-            b = body[i]
-            if b & 0x80:
-                i += 1
-                if b < 0xF0:
-                    status = b
-                elif b == 0xFF:
-                    kind = body[i]
-                    b = body[i + 1]
-                    i += 2
-                    size = b & 0x7F
-                    while b & 0x80:
-                        b = body[i]
-                        i += 1
-                        size = (size << 7) | (b & 0x7F)
-                    payload = body[i:i + size]
-                    i += size
-                    if kind == 0x2F:
-                        break
-                    _meta_event(track, tick, kind, payload)
-                    continue
-                elif b in (0xF0, 0xF7):
-                    b = body[i]
-                    i += 1
-                    size = b & 0x7F
-                    while b & 0x80:
-                        b = body[i]
-                        i += 1
-                        size = (size << 7) | (b & 0x7F)
-                    i += size
-                    status = 0  # a system exclusive message cancels running status
-                    continue
-                else:
-                    raise ValueError(f"a system message (status {b:#x}) inside a track at tick {tick}")
-            elif not status:
-                raise ValueError(f"running status without a status byte at tick {tick}")
-            high, channel = status & 0xF0, status & 0x0F
-            if high == 0xC0 or high == 0xD0:
-                d1 = body[i]
-                i += 1
-                if d1 & 0x80:
-                    raise ValueError(f"a data byte of {d1} at tick {tick}")
-                if high == 0xC0:
-                    program[channel] = d1
-                continue
-            d1, d2 = body[i], body[i + 1]
-            i += 2
-            if (d1 | d2) & 0x80:
-                raise ValueError(f"a data byte over 127 at tick {tick}")
-            if high == 0x90 and d2:
-                track.note_ons += 1
-                sounding.setdefault(channel * 128 + d1, []).append((tick, d2, program[channel]))
-            elif high == 0x80 or high == 0x90:
-                key = channel * 128 + d1
-                now = sounding.get(key)
-                if now is None:
-                    continue
-                ending = [x for x in now if x[0] != tick]
-                for start, velocity, prog in ending:
-                    notes.setdefault((channel, prog), []).append((start, tick, d1, velocity))
-                if ending and len(ending) < len(now):
-                    sounding[key] = [x for x in now if x[0] == tick]  # begun at this tick: still sounding
-                else:
-                    del sounding[key]
-    except IndexError:  # the last event is cut short
-        pass
-    for (channel, prog), rows in sorted(notes.items()):
-        a = np.array(rows, np.int64).reshape(-1, 4)
-        track.parts.append((prog, channel == 9, a[:, 0], a[:, 1], a[:, 2], a[:, 3]))
-    return track
-
-
-def _meta_event(track: _Track, tick: int, kind: int, payload: bytes) -> None:
+def _meta_event(found: _Metas, track: int, tick: int, kind: int, payload: bytes) -> None:
     if kind == 0x03:
-        track.name = _text(payload)
+        found.names[track] = _text(payload)
     elif kind == 0x05:
-        if _text(payload).strip():
-            track.lyrics.append((tick, _text(payload)))
-    elif kind in (0x01, 0x06):
-        if _text(payload):
-            track.texts.append((tick, _text(payload), "text" if kind == 0x01 else "marker"))
-    elif kind == 0x51 and len(payload) == 3:
-        track.tempos.append((tick, int.from_bytes(payload, "big")))
-    elif kind == 0x58 and len(payload) >= 2:
-        track.time_signatures.append((tick, payload[0], 2 ** min(payload[1], 31)))
-    elif kind == 0x59 and len(payload) == 2:
-        track.key_signatures.append((tick, payload[0] - 256 if payload[0] > 127 else payload[0], payload[1]))
-
-
-def _read_track(body: bytes, tpq: int) -> _Track:
-    return _read_track_symusic(body, tpq) or _read_track_events(body)
+        text = _text(payload)
+        if text.strip():
+            found.lyrics.setdefault(track, []).append((tick, text))
+    elif payload:  # text (FF 01) or marker (FF 06)
+        found.texts.append((track, tick, _text(payload), "text" if kind == 0x01 else "marker"))
 
 
 # ---- reading: the Score ------------------------------------------------------------------------
@@ -355,93 +196,109 @@ def read_midi(path, data: bytes | None = None) -> Score:
     by the rule in this module's docstring, one part per (track, channel, program); tempo, time and
     key signature maps; lyrics, each on the note of its own track starting at its tick (the highest
     such note), else the next note of that track; text events and markers. A karaoke file's words
-    (text events, no lyric events) become lyrics."""
+    (text events, no lyric events) become lyrics. The events are decoded, and the notes sorted and
+    timed, in compiled code (`midi_kernel.read_file`)."""
     if data is None:
         data = read_capped(path, limits.MAX_FILE_BYTES["midi"], "a MIDI file")
-    tpq, chunks = _midi_chunks(path, data)
-    tracks = [_read_track(body, tpq) for body in chunks]
-    note_ons = sum(t.note_ons for t in tracks)
+    tpq, starts, sizes = _midi_chunks(path, data)
+    columns, order, part_rows, metas, tempos, signatures, note_ons, error = _kernel().read_file(
+        np.frombuffer(data, np.uint8), np.array(starts, np.int64), np.array(sizes, np.int64), tpq, limits.MAX_NOTES)
+    if error[1]:
+        raise ValueError(_DECODE_ERRORS[int(error[1])](int(error[2]), int(error[3])))
     if note_ons > limits.MAX_NOTES:
         raise ScoreError(path, f"{note_ons:,} notes; the limit is {limits.MAX_NOTES:,}")
-
-    parts, track_of_part, columns = [], [], []
-    for ti, tr in enumerate(tracks):
-        for program, is_drum, start, end, pitch, velocity in tr.parts:
-            if len(start):
-                columns.append((start, end, pitch, velocity, np.full(len(start), len(parts))))
-                parts.append(Part(tr.name, program, is_drum))
-                track_of_part.append(ti)
-    if not parts:
+    if not len(order):
         raise ScoreError(path, "MIDI file has no notes")
-    start, end, pitch, velocity, part_of = (np.concatenate(c) for c in zip(*columns))
-    start_q, end_q = start / tpq, end / tpq
-
-    lyric_tracks = [(ti, tr.lyrics) for ti, tr in enumerate(tracks) if tr.lyrics]
-    title = tracks[0].name if len(tracks) > 1 else ""
-    texts = sorted(((t, text, kind) for tr in tracks for t, text, kind in tr.texts), key=lambda r: r[0])
-    if not lyric_tracks:
-        lyric_tracks, karaoke_title = _karaoke_words(tracks, str(path).lower().endswith(".kar"))
-        title = title or karaoke_title
-    lyrics = []
-    for ti, events in lyric_tracks:
-        mine = np.flatnonzero(np.isin(part_of, [p for p, t in enumerate(track_of_part) if t == ti]))
-        if mine.size == 0:  # lyrics in a track without notes (track 0, a karaoke words track)
-            mine = _sung_part(part_of, start, parts, [t for t, _ in events])
-        lyrics += _attach_lyrics(events, tpq, mine, pitch, start_q)
-
-    tempos = _tempo_map(path, tracks, tpq)
-    time_signatures = _signature_map([r for tr in tracks for r in tr.time_signatures], tpq,
-                                     lambda r: r[1] > 0 and r[2] > 0)
-    key_signatures = _signature_map([r for tr in tracks for r in tr.key_signatures], tpq,
+    if error[4] >= 0:
+        raise ScoreError(path, f"a tempo of {int(error[5])} microseconds per quarter note at tick {int(error[4])}")
+    found = _Metas()
+    for t, tick, kind, at, size in metas.tolist():
+        _meta_event(found, t, tick, kind, data[at:at + size])
+    names = found.names
+    parts = [Part(names.get(t, ""), program, channel == 9) for t, channel, program in part_rows.tolist()]
+    if found.lyrics or found.texts:
+        lyrics, title, texts = _words(path, tpq, len(starts), columns, order, part_rows, parts, found)
+    else:
+        lyrics, texts = [], []
+        title = names.get(0, "") if len(starts) > 1 else ""
+    signatures = signatures.tolist()
+    time_signatures = _signature_map([tuple(r[1:]) for r in signatures if r[0] == 0x58], tpq, lambda r: r[1] > 0 and r[2] > 0)
+    key_signatures = _signature_map([tuple(r[1:]) for r in signatures if r[0] == 0x59], tpq,
                                     lambda r: -7 <= r[1] <= 7 and r[2] in (0, 1))
     meta = Metadata(
         title=title,
         key=key_signature_name(int(key_signatures[0, 1]), int(key_signatures[0, 2])) if len(key_signatures) else "",
         meter=f"{int(time_signatures[0, 1])}/{int(time_signatures[0, 2])}" if len(time_signatures) else "",
     )
-    return make_score(pitch, start_q, end_q, velocity=velocity, part=part_of, parts=parts, lyrics=lyrics,
-                      tempos=tempos, meta=meta, time_signatures=time_signatures, key_signatures=key_signatures,
-                      texts=[(t / tpq, text, kind) for t, text, kind in texts])
+    # the Score `make_score` builds from these notes (tests/data/test_midi_reader_vs_pretty_midi.py
+    # holds it to that), sorted and timed in compiled code
+    pitch, start_q, end_q, start, end, velocity, part = columns
+    note, text, syllabic, verse = zip(*lyrics) if lyrics else ((),) * 4
+    at, words, kinds = zip(*texts) if texts else ((),) * 3
+    return Score(pitch=pitch, start=start, end=end, start_q=start_q, end_q=end_q, velocity=velocity, part=part,
+                 parts=tuple(parts), lyric_note=np.array(note, np.int32), lyric_text=text,
+                 lyric_syllabic=np.array([SYLLABIC.index(s) for s in syllabic], np.int8),
+                 lyric_verse=np.array(verse, np.int8), tempos=tempos, meta=meta, time_signatures=time_signatures,
+                 key_signatures=key_signatures, text_q=np.array(at, np.int64) / tpq, text=words,
+                 text_kind=np.array([TEXT_KINDS.index(k) for k in kinds], np.int8))
 
 
-def _tempo_map(path, tracks: list[_Track], tpq: int) -> np.ndarray:
-    """(quarter, qpm) rows from every track's tempo events: at one tick the last one read counts,
-    a repeat of the tempo in force is no change, and before the first MIDI's 120 qpm holds."""
-    events = sorted(((t, m) for tr in tracks for t, m in tr.tempos), key=lambda r: r[0])
-    for t, m in events:
-        if m <= 0:
-            raise ScoreError(path, f"a tempo of {m} microseconds per quarter note at tick {t}")
-    rows: list[list] = []
-    for t, m in events:
-        if rows and rows[-1][0] == t:
-            rows[-1][1] = m
-        else:
-            rows.append([t, m])
-    out = [(0, 60e6 / mido.bpm2tempo(DEFAULT_QPM))] if not rows or rows[0][0] > 0 else []
-    for t, m in rows:
-        qpm = 60e6 / m
-        if not out or out[-1][1] != qpm:
-            out.append((t, qpm))
-    return np.array([(t / tpq, q) for t, q in out], np.float64)
+def _in_file_order(columns, order) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(part, start quarter, pitch) of the notes in file order (`midi_kernel.read_file`)."""
+    pitch, start_q, part = columns[0], columns[1], columns[6]
+    out = [np.empty(len(order), x.dtype) for x in (part, start_q, pitch)]
+    for x, column in zip(out, (part, start_q, pitch)):
+        x[order] = column
+    return tuple(out)
+
+
+def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_rows: np.ndarray,
+           parts: list[Part], found: _Metas) -> tuple[list, str, list]:
+    """(lyric rows (note index in the Score, text, syllabic, verse) sorted as `make_score` sorts
+    them, the title, text rows (tick, text, kind) in time order). Lyrics are attached to the notes
+    in file order (a tie goes to the first), then renumbered."""
+    track_of_part = part_rows[:, 0]
+    part_of, start_q, pitch = _in_file_order(columns, order)
+    start = np.round(start_q * tpq).astype(np.int64)  # ticks (start_q is tick / tpq)
+    lyric_tracks = sorted(found.lyrics.items())
+    title = found.names.get(0, "") if num_tracks > 1 else ""
+    texts = sorted((r[1:] for r in found.texts), key=lambda r: r[0])
+    if not lyric_tracks and found.texts:
+        lyric_tracks, karaoke_title = _karaoke_words(found.texts, str(path).lower().endswith(".kar"))
+        title = title or karaoke_title
+    lyrics = []
+    for ti, events in lyric_tracks:
+        mine = np.flatnonzero(np.isin(part_of, np.flatnonzero(track_of_part == ti)))
+        if mine.size == 0:  # lyrics in a track without notes (track 0, a karaoke words track)
+            mine = _sung_part(part_of, start, parts, [t for t, _ in events])
+        lyrics += _attach_lyrics(events, tpq, mine, pitch, start_q)
+    new_index = np.empty(len(order), np.int64)
+    new_index[order] = np.arange(len(order))
+    lyrics = sorted(((int(new_index[n]), text, syl, verse) for n, text, syl, verse in lyrics),
+                    key=lambda r: (r[0], r[3]))
+    return lyrics, title, texts
 
 
 def _signature_map(rows: list, tpq: int, valid) -> np.ndarray:
     """(quarter, a, b) rows in time order, each once: a signature repeated in several tracks is
     one signature."""
     out = []
+    if len(rows) <= 1:  # most files: one, or none
+        return np.array([(r[0] / tpq, r[1], r[2]) for r in rows if valid(r)], np.float64).reshape(-1, 3)
     for r in sorted(dict.fromkeys(r for r in rows if valid(r)), key=lambda r: r[0]):
         if not out or tuple(out[-1][1:]) != tuple(r[1:]):
             out.append((r[0] / tpq, r[1], r[2]))
     return np.array(out, np.float64).reshape(-1, 3)
 
 
-def _karaoke_words(tracks: list[_Track], is_kar: bool) -> tuple[list, str]:
+def _karaoke_words(texts: list, is_kar: bool) -> tuple[list, str]:
     """A karaoke file's syllables as lyric events [(track, [(tick, text)])] and its title (the
-    first '@T' line). Soft Karaoke words are text events: '@' lines are headers, '/' starts a
-    line and '\\' a verse, a syllable starting with a space starts a word."""
+    first '@T' line), from the file's text events [(track, tick, text, kind)]. Soft Karaoke words
+    are text events: '@' lines are headers, '/' starts a line and '\\' a verse, a syllable
+    starting with a space starts a word."""
     out, title = [], ""
-    for ti, tr in enumerate(tracks):
-        words = [(t, x) for t, x, kind in tr.texts if kind == "text"]
+    for ti in sorted({r[0] for r in texts}):
+        words = [(t, x) for track, t, x, kind in texts if track == ti and kind == "text"]
         headers = [x for _, x in words if x.startswith("@")]
         if not words or not (is_kar or any(h[:2] in ("@K", "@L", "@T") for h in headers)):
             continue
@@ -479,18 +336,15 @@ def _attach_lyrics(events, tpq, mine, pitch, start_q) -> list:
     by_pitch = mine[np.lexsort((mine, -pitch[mine], start_q[mine]))]
     by_index = mine[np.lexsort((mine, start_q[mine]))]
     starts_by_pitch, starts_by_index = start_q[by_pitch], start_q[by_index]
+    q = np.array([t for t, _ in events], np.int64) / tpq
+    at = np.minimum(np.searchsorted(starts_by_pitch, q), len(by_pitch) - 1)
+    following = np.searchsorted(starts_by_index, q)
+    later = np.append(by_index, mine[-1])[following]  # the next note to start, else the last
+    notes = np.where(starts_by_pitch[at] == q, by_pitch[at], later).tolist()
     ordinal, out = {}, []
-    for t, raw in events:
-        q = t / tpq
-        k = int(np.searchsorted(starts_by_pitch, q))
-        if k < len(by_pitch) and starts_by_pitch[k] == q:
-            note = int(by_pitch[k])
-        else:
-            k = int(np.searchsorted(starts_by_index, q))
-            note = int(by_index[k]) if k < len(by_index) else int(mine[-1])
+    for note, (_, raw) in zip(notes, events):
         ordinal[note] = ordinal.get(note, 0) + 1
-        text, syllabic, verse = _lyric_from_midi_text(raw, ordinal[note])
-        out.append((note, text, syllabic, verse))
+        out.append((note, *_lyric_from_midi_text(raw, ordinal[note])))
     return out
 
 

@@ -119,9 +119,12 @@ def quarters_to_seconds(quarters: np.ndarray, tempos: np.ndarray) -> np.ndarray:
     """Map quarter-note positions to seconds through a piecewise-constant tempo map [k, 2]."""
     quarters = np.asarray(quarters, np.float64)
     tq, qpm = tempos[:, 0], tempos[:, 1]
-    seg_seconds = np.diff(tq) * 60.0 / qpm[:-1]
-    seg_start = np.concatenate([[0.0], np.cumsum(seg_seconds)])
-    i = np.clip(np.searchsorted(tq, quarters, side="right") - 1, 0, len(tq) - 1)
+    if len(tq) == 1:  # one tempo (most pieces): no segments to look up
+        return (quarters - tq[0]) * 60.0 / qpm[0]
+    seg_start = np.zeros(len(tq))
+    np.cumsum((tq[1:] - tq[:-1]) * 60.0 / qpm[:-1], out=seg_start[1:])
+    i = np.searchsorted(tq, quarters, side="right") - 1  # at most len(tq) - 1
+    np.maximum(i, 0, out=i)
     return seg_start[i] + (quarters - tq[i]) * 60.0 / qpm[i]
 
 
@@ -162,23 +165,29 @@ def make_score(
     pitch = np.asarray(pitch, np.int16).reshape(n)
     start_q = np.asarray(start_q, np.float64).reshape(n)
     end_q = np.asarray(end_q, np.float64).reshape(n)
-    velocity = np.broadcast_to(np.asarray(velocity, np.int16), (n,)).copy()
-    part = np.broadcast_to(np.asarray(part, np.int16), (n,)).copy()
+    velocity, part = (np.asarray(x, np.int16) for x in (velocity, part))
+    velocity, part = (x if x.shape == (n,) else np.broadcast_to(x, (n,)) for x in (velocity, part))
     order = np.lexsort((pitch, part, start_q))
-    new_index = np.empty(n, np.int64)
-    new_index[order] = np.arange(n)
-    lyrics = sorted(lyrics, key=lambda r: (new_index[r[0]], r[3]))
-    start_q, end_q = start_q[order], end_q[order]
+    if lyrics:
+        new_index = np.empty(n, np.int64)
+        new_index[order] = np.arange(n)
+        lyrics = sorted(lyrics, key=lambda r: (new_index[r[0]], r[3]))
+        lyric_note = new_index[np.array([r[0] for r in lyrics], np.int64)].astype(np.int32)
+    else:
+        lyric_note = np.zeros(0, np.int32)
+    # seconds of starts and ends in one lookup of the tempo map
+    quarters = np.concatenate([start_q[order], end_q[order]])
+    seconds = quarters_to_seconds(quarters, tempos)
     return Score(
         pitch=pitch[order],
-        start=quarters_to_seconds(start_q, tempos),
-        end=quarters_to_seconds(end_q, tempos),
-        start_q=start_q,
-        end_q=end_q,
+        start=seconds[:n],
+        end=seconds[n:],
+        start_q=quarters[:n],
+        end_q=quarters[n:],
         velocity=velocity[order],
         part=part[order],
         parts=tuple(parts),
-        lyric_note=np.array([new_index[r[0]] for r in lyrics], np.int32),
+        lyric_note=lyric_note,
         lyric_text=tuple(r[1] for r in lyrics),
         lyric_syllabic=np.array([SYLLABIC.index(r[2]) for r in lyrics], np.int8),
         lyric_verse=np.array([r[3] for r in lyrics], np.int8),

@@ -5,6 +5,7 @@ Files: variants of the chorales made as collections hold them (benchmarks/midi_r
 corner cases of note pairing, written byte by byte."""
 
 import collections
+import dataclasses
 import importlib.util
 import io
 import pathlib
@@ -15,9 +16,10 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from musicjax.data import midi
+from musicjax.data import midi, midi_kernel
 from musicjax.data.io import read_score
-from musicjax.data.score import make_score
+from musicjax.data.score import TEXT_KINDS, ScoreError, lyric_rows, make_score
+from tests.data import midi_reference as reference
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location("midi_read_bench", REPO / "benchmarks" / "midi_read.py")
@@ -96,16 +98,91 @@ def test_corner_cases_equal_pretty_midi(name, tmp_path):
     assert our_notes(read_score(_write(tmp_path / "c.mid", data)), 480) == pm_notes(data)
 
 
-def test_both_parsers_of_ours_agree(variants, tmp_path, monkeypatch):
-    """The symusic path and our own decoder read every track alike (each takes the other's place)."""
-    mixed = [read_score(_write(tmp_path / f"v{k}{s}", d)) for k, (d, s) in enumerate(variants[:80])]
-    monkeypatch.setattr(midi, "_read_track_symusic", lambda body, tpq: None)
-    for k, (d, s) in enumerate(variants[:80]):
-        decoded = read_score(_write(tmp_path / f"v{k}{s}", d))
-        assert our_notes(decoded, _tpq(d)) == our_notes(mixed[k], _tpq(d)), k
-        assert np.array_equal(decoded.tempos, mixed[k].tempos) and decoded.lyric_text == mixed[k].lyric_text
-        assert np.array_equal(decoded.time_signatures, mixed[k].time_signatures)
-        assert np.array_equal(decoded.key_signatures, mixed[k].key_signatures)
+def test_compiled_decoder_equals_the_python_reference(variants):
+    """`midi_kernel.read_file` decodes exactly what the plain Python reference decodes, track by
+    track: the notes in file order, the text metas, time and key signatures, the tempo map, the
+    note-on count and the first error, on the variants and on copies with bytes overwritten."""
+    rng = random.Random(3)
+    files = [d for d, _ in variants[:100]]
+    for d in files[:80]:
+        b = bytearray(d)
+        for _ in range(rng.randint(1, 6)):
+            b[rng.randrange(14, len(b))] = rng.randrange(256)
+        files.append(bytes(b))
+    errors = 0
+    for k, data in enumerate(files):
+        try:
+            tpq, starts, sizes = midi._midi_chunks("f.mid", data)
+        except ScoreError:
+            continue
+        notes, texts, signatures, tempos, ons, error = [], [], [], [], 0, None
+        for t, (at, size) in enumerate(zip(starts, sizes)):
+            try:
+                rows, metas, count = reference.decode_track(data[at:at + size])
+            except ValueError as e:
+                error = str(e)
+                break
+            notes += [(t, *r) for r in rows]
+            ons += count
+            for tick, kind, payload in metas:
+                if kind in (0x01, 0x03, 0x05, 0x06):
+                    texts.append((t, tick, kind, payload))
+                elif kind == 0x51 and len(payload) == 3:
+                    tempos.append((tick, int.from_bytes(payload, "big")))
+                elif kind == 0x58 and len(payload) >= 2:
+                    signatures.append((kind, tick, payload[0], 2 ** min(payload[1], 31)))
+                elif kind == 0x59 and len(payload) == 2:
+                    signatures.append((kind, tick, payload[0] - 256 if payload[0] > 127 else payload[0], payload[1]))
+        columns, order, parts, metas, tempo_map, sigs, note_ons, err = midi_kernel.read_file(
+            np.frombuffer(data, np.uint8), np.array(starts), np.array(sizes), tpq, 100_000)
+        if error is not None:
+            assert midi._DECODE_ERRORS[int(err[1])](int(err[2]), int(err[3])) == error, k
+            errors += 1
+            continue
+        assert err[1] == 0 and note_ons == ons, k
+        pitch, start_q, end_q, _, _, velocity, part = columns
+        got = [None] * len(order)
+        for r, i in enumerate(order):
+            track, channel, program = parts[part[r]]
+            got[i] = (track, channel, program, round(start_q[r] * tpq), round(end_q[r] * tpq), pitch[r], velocity[r])
+        assert got == notes, k
+        assert [(t, tick, kind, data[a:a + n]) for t, tick, kind, a, n in metas.tolist()] == texts, k
+        assert [tuple(r) for r in sigs.tolist()] == signatures, k
+        try:
+            want = reference.tempo_map(tempos, tpq)
+        except ValueError as e:
+            assert f"a tempo of {err[5]} microseconds per quarter note at tick {err[4]}" == str(e), k
+            continue
+        assert err[4] == -1 and tempo_map.tolist() == [list(r) for r in want], k
+    assert errors >= 20, errors  # the overwritten bytes made errors of each kind to compare
+
+
+def test_the_score_is_what_make_score_builds(variants, tmp_path):
+    """`read_midi` sorts and times the notes in compiled code; the Score equals, bit for bit,
+    what `make_score` builds from the same notes and lyrics handed over in file order."""
+    for k, (data, suffix) in enumerate(variants[:80]):
+        score = read_score(_write(tmp_path / f"v{k}{suffix}", data))
+        tpq, starts, sizes = midi._midi_chunks("f.mid", data)
+        order = midi_kernel.read_file(np.frombuffer(data, np.uint8), np.array(starts), np.array(sizes), tpq,
+                                      100_000)[1]
+
+        def in_file_order(x):
+            y = np.empty_like(x)
+            y[order] = x
+            return y
+
+        want = make_score(
+            in_file_order(score.pitch), in_file_order(score.start_q), in_file_order(score.end_q),
+            velocity=in_file_order(score.velocity), part=in_file_order(score.part), parts=score.parts,
+            lyrics=[(int(order[n]), t, s, v) for n, t, s, v in lyric_rows(score)], tempos=score.tempos,
+            meta=score.meta, time_signatures=score.time_signatures, key_signatures=score.key_signatures,
+            texts=[(q, t, TEXT_KINDS[c]) for q, t, c in zip(score.text_q, score.text, score.text_kind)])
+        for field in dataclasses.fields(score):
+            a, b = getattr(score, field.name), getattr(want, field.name)
+            if isinstance(a, np.ndarray):
+                assert a.dtype == b.dtype and np.array_equal(a, b), (k, field.name)
+            else:
+                assert a == b, (k, field.name)
 
 
 def test_what_pretty_midi_refuses_is_read(chorales, tmp_path):

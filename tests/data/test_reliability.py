@@ -138,7 +138,7 @@ def test_unknown_exception_types_become_score_errors(tmp_path, monkeypatch):
         def fail(*args, raised=raised, **kwargs):
             raise raised
 
-        monkeypatch.setattr("musicjax.data.midi._symusic_parse", fail)
+        monkeypatch.setattr("musicjax.data.midi_kernel.read_file", fail)
         with pytest.raises(ScoreError, match=expected) as e:
             read_score(path)
         assert "\n" not in str(e.value) and str(path) in str(e.value)
@@ -146,7 +146,7 @@ def test_unknown_exception_types_become_score_errors(tmp_path, monkeypatch):
         def stop(*args, raised=raised, **kwargs):
             raise raised()
 
-        monkeypatch.setattr("musicjax.data.midi._symusic_parse", stop)
+        monkeypatch.setattr("musicjax.data.midi_kernel.read_file", stop)
         with pytest.raises(raised):
             read_score(path)
 

@@ -1,0 +1,109 @@
+"""A plain-Python MIDI track decoder: the reference the compiled one (`musicjax.data.midi_kernel`)
+is tested against. It was the reader's own decoder before the compiled one; kept as written, with
+dicts and lists, so that the two share nothing but the rule (see `musicjax.data.midi`)."""
+
+from __future__ import annotations
+
+
+def tempo_map(tempos: list, tpq: int) -> list:
+    """(quarter, qpm) rows from (tick, microseconds per quarter) events in file order: at one tick
+    the last one counts, a repeat of the tempo in force is no change, before the first 120 qpm.
+    Raises ValueError at a tempo of 0 (the first in time order)."""
+    events = sorted(tempos, key=lambda r: r[0])
+    for t, m in events:
+        if m <= 0:
+            raise ValueError(f"a tempo of {m} microseconds per quarter note at tick {t}")
+    rows: list[list] = []
+    for t, m in events:
+        if rows and rows[-1][0] == t:
+            rows[-1][1] = m
+        else:
+            rows.append([t, m])
+    out = [(0, 120.0)] if not rows or rows[0][0] > 0 else []
+    for t, m in rows:
+        if not out or out[-1][1] != 60e6 / m:
+            out.append((t, 60e6 / m))
+    return [(t / tpq, q) for t, q in out]
+
+
+def decode_track(body: bytes) -> tuple[list, list, int]:
+    """(notes [(channel, program, start, end, pitch, velocity)] grouped by (channel, program) in
+    that order, within a group in the order they ended; metas [(tick, kind, payload)] of kinds
+    01 03 05 06 51 58 59; note-ons). Raises ValueError where the compiled decoder reports an
+    error; what follows a truncated last event is ignored."""
+    n, i, tick, status = len(body), 0, 0, 0
+    program = [0] * 16
+    sounding: dict[int, list] = {}  # channel * 128 + pitch -> [(start tick, velocity, program)]
+    notes: dict[tuple[int, int], list] = {}  # (channel, program) -> [(start, end, pitch, velocity)]
+    metas, note_ons = [], 0
+
+    def vlq():
+        nonlocal i
+        b = body[i]
+        i += 1
+        value = b & 0x7F
+        while b & 0x80:
+            b = body[i]
+            i += 1
+            value = (value << 7) | (b & 0x7F)
+        return value
+
+    try:
+        while i < n:
+            tick += vlq()
+            b = body[i]
+            if b & 0x80:
+                i += 1
+                if b < 0xF0:
+                    status = b
+                elif b == 0xFF:
+                    kind = body[i]
+                    i += 1
+                    size = vlq()
+                    payload = body[i:i + size]
+                    i += size
+                    if kind == 0x2F:
+                        break
+                    if kind in (0x01, 0x03, 0x05, 0x06, 0x51, 0x58, 0x59):
+                        metas.append((tick, kind, payload))
+                    continue
+                elif b in (0xF0, 0xF7):
+                    i += vlq()
+                    status = 0
+                    continue
+                else:
+                    raise ValueError(f"a system message (status {b:#x}) inside a track at tick {tick}")
+            elif not status:
+                raise ValueError(f"running status without a status byte at tick {tick}")
+            high, channel = status & 0xF0, status & 0x0F
+            if high in (0xC0, 0xD0):
+                d1 = body[i]
+                i += 1
+                if d1 & 0x80:
+                    raise ValueError(f"a data byte of {d1} at tick {tick}")
+                if high == 0xC0:
+                    program[channel] = d1
+                continue
+            d1, d2 = body[i], body[i + 1]
+            i += 2
+            if (d1 | d2) & 0x80:
+                raise ValueError(f"a data byte over 127 at tick {tick}")
+            if high == 0x90 and d2:
+                note_ons += 1
+                sounding.setdefault(channel * 128 + d1, []).append((tick, d2, program[channel]))
+            elif high in (0x80, 0x90):
+                key = channel * 128 + d1
+                now = sounding.get(key)
+                if now is None:
+                    continue
+                ending = [x for x in now if x[0] != tick]
+                for start, velocity, prog in ending:
+                    notes.setdefault((channel, prog), []).append((start, tick, d1, velocity))
+                if ending and len(ending) < len(now):
+                    sounding[key] = [x for x in now if x[0] == tick]  # begun at this tick: still sounding
+                else:
+                    del sounding[key]
+    except IndexError:  # the last event is cut short
+        pass
+    rows = [(channel, prog, *note) for (channel, prog), group in sorted(notes.items()) for note in group]
+    return rows, metas, note_ons
