@@ -215,7 +215,7 @@ def read_midi(path, data: bytes | None = None) -> Score:
     for t, tick, kind, at, size in metas.tolist():
         _meta_event(found, t, tick, kind, data[at:at + size])
     names = found.names
-    parts = [Part(names.get(t, ""), program, channel == 9) for t, channel, program in part_rows.tolist()]
+    parts = [_part(names.get(t, ""), program, channel == 9) for t, channel, program in part_rows.tolist()]
     if found.lyrics or found.texts:
         lyrics, title, texts = _words(path, tpq, len(starts), columns, order, part_rows, parts, found)
     else:
@@ -241,6 +241,12 @@ def read_midi(path, data: bytes | None = None) -> Score:
                  lyric_verse=np.array(verse, np.int8), tempos=tempos, meta=meta, time_signatures=time_signatures,
                  key_signatures=key_signatures, text_q=np.array(at, np.int64) / tpq, text=words,
                  text_kind=np.array([TEXT_KINDS.index(k) for k in kinds], np.int8))
+
+
+@functools.lru_cache(maxsize=4096)
+def _part(name: str, program: int, is_drum: bool) -> Part:
+    """A Part, shared between the Scores that have it (it is frozen): most files name the same few."""
+    return Part(name, program, is_drum)
 
 
 def _in_file_order(columns, order) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
