@@ -188,12 +188,7 @@ def _decode_track(data, i, n, track, cap, on, head, tail, owner, notes, metas, s
                 on[ons, 0] = tick
                 on[ons, 1] = d2
                 on[ons, 2] = program[channel]
-                on[ons, 3] = -1
-                if head[key] < 0:
-                    head[key] = ons
-                else:
-                    on[tail[key], 3] = ons
-                tail[key] = ons
+                _append(on, head, tail, key, ons)
             ons += 1
             continue
         ending = total = 0
@@ -220,14 +215,20 @@ def _decode_track(data, i, n, track, cap, on, head, tail, owner, notes, metas, s
                 notes[k, 6] = on[j, 2]
                 k += 1
             elif ending < total:
-                on[j, 3] = -1
-                if head[key] < 0:
-                    head[key] = j
-                else:
-                    on[tail[key], 3] = j
-                tail[key] = j
+                _append(on, head, tail, key, j)
             j = following
     counts[0], counts[1], counts[2], counts[3] = k, m, s, ons
+
+
+@numba.njit(cache=True, nogil=True)
+def _append(on, head, tail, key, j):
+    """Put sounding note j at the end of the list of channel * 128 + pitch `key`."""
+    on[j, 3] = -1
+    if head[key] < 0:
+        head[key] = j
+    else:
+        on[tail[key], 3] = j
+    tail[key] = j
 
 
 # The helpers below use loops and one sort of their own rather than numpy's fancy indexing, unique,
