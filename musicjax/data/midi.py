@@ -45,17 +45,20 @@ def _lyric_to_midi_text(text: str, syllabic: int, verse: int, ordinal: int) -> s
     return text if verse == ordinal else f"[v{verse}]{text}"
 
 
+_SYLLABIC_OF_HYPHENS = {(False, False): "single", (False, True): "begin", (True, True): "middle",
+                        (True, False): "end"}  # (hyphen before, hyphen after) -> syllabic
+
+
 def _lyric_from_midi_text(raw: str, ordinal: int) -> tuple[str, str, int]:
     verse = ordinal
     if raw.startswith("[v") and "]" in raw:
         head, rest = raw[2:].split("]", 1)
         if head.isdigit():
             verse, raw = int(head), rest
-    leading = len(raw) > 1 and raw.startswith("-")
-    trailing = len(raw) > 1 and raw.endswith("-")
-    text = raw[1 if leading else 0 : len(raw) - (1 if trailing else 0)]
-    syllabic = {(False, False): "single", (False, True): "begin", (True, True): "middle", (True, False): "end"}
-    return text, syllabic[(leading, trailing)], verse
+    if len(raw) < 2:
+        return raw, "single", verse
+    leading, trailing = raw[0] == "-", raw[-1] == "-"
+    return raw[leading:len(raw) - trailing], _SYLLABIC_OF_HYPHENS[leading, trailing], verse
 
 
 # ---- key names ---------------------------------------------------------------------------------
@@ -278,10 +281,13 @@ def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_row
         if mine.size == 0:  # lyrics in a track without notes (track 0, a karaoke words track)
             mine = _sung_part(part_of, start, parts, [t for t, _ in events])
         lyrics += _attach_lyrics(events, tpq, mine, pitch, start_q)
-    new_index = np.empty(len(order), np.int64)
-    new_index[order] = np.arange(len(order))
-    lyrics = sorted(((int(new_index[n]), text, syl, verse) for n, text, syl, verse in lyrics),
-                    key=lambda r: (r[0], r[3]))
+    if lyrics:  # renumbered, and sorted by (note, verse) as make_score sorts them
+        new_index = np.empty(len(order), np.int64)
+        new_index[order] = np.arange(len(order))
+        note, text, syllabic, verse = zip(*lyrics)
+        note = new_index[np.array(note, np.int64)]
+        note_of = note.tolist()
+        lyrics = [(note_of[i], text[i], syllabic[i], verse[i]) for i in np.lexsort((np.array(verse), note)).tolist()]
     return lyrics, title, texts
 
 

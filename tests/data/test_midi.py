@@ -5,7 +5,7 @@ import pytest
 
 from musicjax.data.io import read_score, read_scores, write_score
 from musicjax.data.midi import midi_representable, read_midi, write_midi
-from musicjax.data.score import Metadata, Part, ScoreError, make_score, scores_equal
+from musicjax.data.score import Metadata, Part, ScoreError, lyric_rows, make_score, scores_equal
 
 
 def test_every_chorale_survives_midi_round_trip(chorales, tmp_path):
@@ -20,6 +20,22 @@ def test_every_chorale_survives_midi_round_trip(chorales, tmp_path):
         assert back.pickup_q is None and midi_representable(s).pickup_q is None  # MIDI has no bar lines
         lyrics += len(s.lyric_text)
     assert lyrics > 10000  # the chorales' German texts are on the notes
+
+
+def test_lyrics_in_two_parts_survive_the_round_trip(chorales, tmp_path):
+    """Each part's lyrics are read from its own track, then renumbered into the Score's note order:
+    with texts in the soprano and the bass they interleave (as in a score with a second text)."""
+    texted = [s for s in chorales if len(s.lyric_text)][:12]
+    for s in texted:
+        rows = lyric_rows(s)
+        bass = s.part_notes(len(s.parts) - 1)
+        extra = [(int(hit[0]), text.upper(), syllabic, verse) for n, text, syllabic, verse in rows
+                 if len(hit := bass[s.start_q[bass] == s.start_q[n]])]
+        both = make_score(s.pitch, s.start_q, s.end_q, velocity=s.velocity, part=s.part, parts=s.parts,
+                          lyrics=rows + extra, tempos=s.tempos, meta=s.meta)
+        assert len(set(both.part[both.lyric_note].tolist())) == 2
+        write_midi(both, tmp_path / "c.mid")
+        assert scores_equal(midi_representable(both), read_midi(tmp_path / "c.mid"), atol=1e-9), s.meta.source_id
 
 
 def test_round_trip_keeps_tempo_changes_tuplets_programs_and_verses(tmp_path):
