@@ -177,6 +177,8 @@ _DECODE_ERRORS = {
     2: lambda tick, value: f"running status without a status byte at tick {tick}",
     3: lambda tick, value: f"a data byte of {value} at tick {tick}",
     4: lambda tick, value: f"a data byte over 127 at tick {tick}",
+    5: lambda tick, value: f"a variable-length number of more than 8 bytes after tick {tick}",
+    6: lambda tick, value: f"a time past 2**53 ticks after tick {tick}",
 }
 
 

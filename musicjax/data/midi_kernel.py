@@ -18,15 +18,20 @@ TEXT_META = (0x01, 0x03, 0x05, 0x06)
 TEMPO, TIME_SIGNATURE, KEY_SIGNATURE = 0x51, 0x58, 0x59
 
 # error codes (error[1]; the reader words them)
-OK, SYSTEM_MESSAGE, NO_STATUS, DATA_BYTE, DATA_BYTES = 0, 1, 2, 3, 4
+OK, SYSTEM_MESSAGE, NO_STATUS, DATA_BYTE, DATA_BYTES, LONG_NUMBER, FAR_TIME = 0, 1, 2, 3, 4, 5, 6
+MAX_TICK = 1 << 53  # a later time cannot be a float's quarter exactly (and such a file is past every limit)
 
 
 @numba.njit(cache=True, nogil=True)
 def _vlq(data, i, n):
     """(value, next index) of the variable-length number at data[i]; index n + 1 where the bytes
-    end inside it."""
+    end inside it; value -1 where it runs past 8 bytes (the standard's numbers have 4 at most;
+    int64 would overflow at 10)."""
     value = 0
+    start = i
     while i < n:
+        if i - start == 8:
+            return -1, i
         b = data[i]
         i += 1
         value = (value << 7) | (b & 0x7F)
@@ -102,7 +107,13 @@ def _decode_track(data, i, n, track, cap, on, head, tail, owner, notes, metas, s
     tick = status = 0
     while i < n:
         delta, i = _vlq(data, i, n)
+        if delta < 0:
+            error[1], error[2] = LONG_NUMBER, tick
+            break
         if i >= n:
+            break
+        if delta > MAX_TICK - tick:
+            error[1], error[2] = FAR_TIME, tick
             break
         tick += delta
         b = data[i]
@@ -115,6 +126,9 @@ def _decode_track(data, i, n, track, cap, on, head, tail, owner, notes, metas, s
                     break
                 kind = data[i]
                 size, i = _vlq(data, i + 1, n)
+                if size < 0:
+                    error[1], error[2] = LONG_NUMBER, tick
+                    break
                 if i > n or kind == 0x2F:
                     break
                 held = min(size, n - i)
@@ -145,6 +159,9 @@ def _decode_track(data, i, n, track, cap, on, head, tail, owner, notes, metas, s
                 continue
             elif b == 0xF0 or b == 0xF7:
                 size, i = _vlq(data, i, n)
+                if size < 0:
+                    error[1], error[2] = LONG_NUMBER, tick
+                    break
                 if i > n:
                     break
                 i += size

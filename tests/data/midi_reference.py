@@ -39,10 +39,13 @@ def decode_track(body: bytes) -> tuple[list, list, int]:
 
     def vlq():
         nonlocal i
+        start = i
         b = body[i]
         i += 1
         value = b & 0x7F
         while b & 0x80:
+            if i - start == 8 and i < n:
+                raise ValueError(f"a variable-length number of more than 8 bytes after tick {tick}")
             b = body[i]
             i += 1
             value = (value << 7) | (b & 0x7F)
@@ -50,7 +53,10 @@ def decode_track(body: bytes) -> tuple[list, list, int]:
 
     try:
         while i < n:
-            tick += vlq()
+            delta = vlq()
+            if i < n and tick + delta > 2**53:
+                raise ValueError(f"a time past 2**53 ticks after tick {tick}")
+            tick += delta
             b = body[i]
             if b & 0x80:
                 i += 1

@@ -87,10 +87,21 @@ LONG_MUSICXML = """<?xml version="1.0" encoding="UTF-8"?>
 </score-partwise>
 """
 
+def one_track_midi(events: bytes, tpq: int = 480) -> bytes:
+    """A type-0 MIDI file of one track holding `events` (then an end of track)."""
+    body = events + b"\x00\xff\x2f\x00"
+    return b"MThd" + struct.pack(">IHHH", 6, 0, 1, tpq) + b"MTrk" + struct.pack(">I", len(body)) + body
+
+
 HOSTILE = {  # name -> (write the file, a word its reason must hold)
     "zero_ticks.mid": (lambda p: p.write_bytes(zero_ticks_midi()), "ticks per quarter"),
     "zero_tempo.mid": (lambda p: p.write_bytes(midi_bytes(tempo=0)), "tempo of 0"),
     "truncated.mid": (lambda p: p.write_bytes(midi_bytes(notes=40)[:-37]), "MIDI"),
+    # a delta time of 9 bytes (the standard's have 4 at most), and two of 8 bytes (past 2**53 ticks)
+    "long_number.mid": (lambda p: p.write_bytes(one_track_midi(b"\x81" * 8 + b"\x00\x90\x3c\x40")),
+                        "variable-length number"),
+    "far_time.mid": (lambda p: p.write_bytes(one_track_midi((b"\xff" * 7 + b"\x7f\x90\x3c\x40") * 2)),
+                     "2**53 ticks"),
     "long_note.mid": (lambda p: p.write_bytes(midi_bytes(note_ticks=100_000 * 480 // 4, notes=4)), "quarter notes"),
     "long_note.abc": (lambda p: p.write_text(LONG_ABC), "quarter notes"),
     "long_note.musicxml": (lambda p: p.write_text(LONG_MUSICXML), "quarter notes"),
