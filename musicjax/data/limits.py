@@ -48,6 +48,7 @@ MAX_MXL_MEMBERS = 64  # a score, its container.xml, a few images
 MAX_ABC_TUNES = 5_000  # per file; the corpora's largest book (Essen erk30) has 720
 MAX_ABC_TUNE_BYTES = 128 * KIB  # the corpora's longest tune is 2.6 KB
 MAX_NOTES = 100_000
+MAX_PARTS = 32_767  # Score.part is int16 (a MIDI file's parts: its (track, channel, program)s)
 MAX_QUARTERS = 10_000.0
 MAX_SECONDS = 3 * 3600.0
 

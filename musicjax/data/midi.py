@@ -214,6 +214,9 @@ def read_midi(path, data: bytes | None = None) -> Score:
         raise ScoreError(path, f"{note_ons:,} notes; the limit is {limits.MAX_NOTES:,}")
     if not len(order):
         raise ScoreError(path, "MIDI file has no notes")
+    if len(part_rows) > limits.MAX_PARTS:
+        raise ScoreError(path, f"{len(part_rows):,} parts (tracks x channels x programs); the limit is "
+                               f"{limits.MAX_PARTS:,}")
     if error[4] >= 0:
         raise ScoreError(path, f"a tempo of {int(error[5])} microseconds per quarter note at tick {int(error[4])}")
     found = _Metas()

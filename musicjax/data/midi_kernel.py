@@ -167,7 +167,23 @@ def _decode_track(data, i, n, track, cap, on, head, tail, owner, notes, metas, s
                 i += size
                 status = 0  # a system exclusive message cancels running status
                 continue
-            else:
+            elif b == 0xF1 or b == 0xF2 or b == 0xF3 or b == 0xF6:  # system common: skipped
+                size = 2 if b == 0xF2 else 0 if b == 0xF6 else 1
+                if i + size > n:
+                    break
+                bad = -1
+                for d in range(size):
+                    if data[i + d] & 0x80 and bad < 0:
+                        bad = data[i + d]
+                if bad >= 0:
+                    error[1], error[2], error[3] = DATA_BYTE, tick, bad
+                    break
+                i += size
+                status = 0  # as the standard says: it cancels running status
+                continue
+            elif b >= 0xF8 and b != 0xF9 and b != 0xFD:  # real time (clock, start, ...): skipped
+                continue  # and running status goes on
+            else:  # F4, F5, F9, FD: undefined, of unknown length
                 error[1], error[2], error[3] = SYSTEM_MESSAGE, tick, b
                 break
         elif status == 0:

@@ -119,12 +119,11 @@ def quarters_to_seconds(quarters: np.ndarray, tempos: np.ndarray) -> np.ndarray:
     """Map quarter-note positions to seconds through a piecewise-constant tempo map [k, 2]."""
     quarters = np.asarray(quarters, np.float64)
     tq, qpm = tempos[:, 0], tempos[:, 1]
-    if len(tq) == 1:  # one tempo (most pieces): no segments to look up
-        return (quarters - tq[0]) * 60.0 / qpm[0]
+    if len(tq) == 1:  # one tempo (most pieces): no segments to look up (0.0 + as below: -0.0 -> 0.0)
+        return 0.0 + (quarters - tq[0]) * 60.0 / qpm[0]
     seg_start = np.zeros(len(tq))
     np.cumsum((tq[1:] - tq[:-1]) * 60.0 / qpm[:-1], out=seg_start[1:])
-    i = np.searchsorted(tq, quarters, side="right") - 1  # at most len(tq) - 1
-    np.maximum(i, 0, out=i)
+    i = np.maximum(np.searchsorted(tq, quarters, side="right") - 1, 0)  # at most len(tq) - 1
     return seg_start[i] + (quarters - tq[i]) * 60.0 / qpm[i]
 
 

@@ -77,6 +77,18 @@ def decode_track(body: bytes) -> tuple[list, list, int]:
                     i += vlq()
                     status = 0
                     continue
+                elif b in (0xF1, 0xF2, 0xF3, 0xF6):  # system common: skipped, running status ends
+                    size = {0xF1: 1, 0xF2: 2, 0xF3: 1, 0xF6: 0}[b]
+                    if i + size > n:
+                        break
+                    for d in body[i:i + size]:
+                        if d & 0x80:
+                            raise ValueError(f"a data byte of {d} at tick {tick}")
+                    i += size
+                    status = 0
+                    continue
+                elif b >= 0xF8 and b not in (0xF9, 0xFD):  # real time: skipped, running status goes on
+                    continue
                 else:
                     raise ValueError(f"a system message (status {b:#x}) inside a track at tick {tick}")
             elif not status:

@@ -87,6 +87,19 @@ LONG_MUSICXML = """<?xml version="1.0" encoding="UTF-8"?>
 </score-partwise>
 """
 
+def many_parts_midi() -> bytes:
+    """17 tracks x 16 channels x 128 programs, one note each: 34,816 parts (Score.part is int16)."""
+    tracks = []
+    for _ in range(17):
+        events = bytearray()
+        for channel in range(16):
+            for program in range(128):
+                events += bytes([0, 0xC0 | channel, program, 0, 0x90 | channel, 60, 64, 1, 0x80 | channel, 60, 0])
+        events += b"\x00\xff\x2f\x00"
+        tracks.append(b"MTrk" + struct.pack(">I", len(events)) + bytes(events))
+    return b"MThd" + struct.pack(">IHHH", 6, 1, len(tracks), 480) + b"".join(tracks)
+
+
 def one_track_midi(events: bytes, tpq: int = 480) -> bytes:
     """A type-0 MIDI file of one track holding `events` (then an end of track)."""
     body = events + b"\x00\xff\x2f\x00"
@@ -100,6 +113,7 @@ HOSTILE = {  # name -> (write the file, a word its reason must hold)
     # a delta time of 9 bytes (the standard's have 4 at most), and two of 8 bytes (past 2**53 ticks)
     "long_number.mid": (lambda p: p.write_bytes(one_track_midi(b"\x81" * 8 + b"\x00\x90\x3c\x40")),
                         "variable-length number"),
+    "many_parts.mid": (lambda p: p.write_bytes(many_parts_midi()), "parts"),
     "far_time.mid": (lambda p: p.write_bytes(one_track_midi((b"\xff" * 7 + b"\x7f\x90\x3c\x40") * 2)),
                      "2**53 ticks"),
     "long_note.mid": (lambda p: p.write_bytes(midi_bytes(note_ticks=100_000 * 480 // 4, notes=4)), "quarter notes"),
