@@ -23,7 +23,7 @@ import numpy as np
 from musicjax.data import limits
 from musicjax.data.files import atomic_write, read_capped
 from musicjax.data.score import (DEFAULT_QPM, SYLLABIC, TEXT_KINDS, Metadata, Part, Score, ScoreError,
-                                 quarters_to_seconds, select_notes)
+                                 quarters_to_seconds, score_of_sorted_notes, select_notes)
 
 TICKS_PER_QUARTER = 960  # divisible by 2, 3, 4, 5, 6, 8, 16, 32, 64: tuplets land on ticks
 MAX_TICKS_PER_QUARTER = 0x7FFF  # the header's 15 bits
@@ -240,15 +240,9 @@ def read_midi(path, data: bytes | None = None) -> Score:
     )
     # the Score `make_score` builds from these notes (tests/data/test_midi_reader_vs_pretty_midi.py
     # holds it to that), sorted and timed in compiled code
-    pitch, start_q, end_q, start, end, velocity, part = columns
-    note, text, syllabic, verse = zip(*lyrics) if lyrics else ((),) * 4
-    at, words, kinds = zip(*texts) if texts else ((),) * 3
-    return Score(pitch=pitch, start=start, end=end, start_q=start_q, end_q=end_q, velocity=velocity, part=part,
-                 parts=tuple(parts), lyric_note=np.array(note, np.int32), lyric_text=text,
-                 lyric_syllabic=np.array([SYLLABIC.index(s) for s in syllabic], np.int8),
-                 lyric_verse=np.array(verse, np.int8), tempos=tempos, meta=meta, time_signatures=time_signatures,
-                 key_signatures=key_signatures, text_q=np.array(at, np.int64) / tpq, text=words,
-                 text_kind=np.array([TEXT_KINDS.index(k) for k in kinds], np.int8))
+    return score_of_sorted_notes(*columns, parts=parts, lyrics=lyrics, tempos=tempos, meta=meta,
+                                 time_signatures=time_signatures, key_signatures=key_signatures,
+                                 texts=[(t / tpq, text, kind) for t, text, kind in texts])
 
 
 @functools.lru_cache(maxsize=4096)
@@ -259,7 +253,7 @@ def _part(name: str, program: int, is_drum: bool) -> Part:
 
 def _in_file_order(columns, order) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(part, start quarter, pitch) of the notes in file order (`midi_kernel.read_file`)."""
-    pitch, start_q, part = columns[0], columns[1], columns[6]
+    pitch, start_q, part = columns[0], columns[1], columns[6]  # score_of_sorted_notes's order
     out = [np.empty(len(order), x.dtype) for x in (part, start_q, pitch)]
     for x, column in zip(out, (part, start_q, pitch)):
         x[order] = column
@@ -268,9 +262,9 @@ def _in_file_order(columns, order) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_rows: np.ndarray,
            parts: list[Part], found: _Metas) -> tuple[list, str, list]:
-    """(lyric rows (note index in the Score, text, syllabic, verse) sorted as `make_score` sorts
-    them, the title, text rows (tick, text, kind) in time order). Lyrics are attached to the notes
-    in file order (a tie goes to the first), then renumbered."""
+    """(lyric rows (note index in the Score, text, syllabic, verse), the title, text rows (tick,
+    text, kind) in time order). Lyrics are attached to the notes in file order (a tie goes to the
+    first), then renumbered."""
     track_of_part = part_rows[:, 0]
     part_of, start_q, pitch = _in_file_order(columns, order)
     start = np.round(start_q * tpq).astype(np.int64)  # ticks (start_q is tick / tpq)
@@ -286,13 +280,11 @@ def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_row
         if mine.size == 0:  # lyrics in a track without notes (track 0, a karaoke words track)
             mine = _sung_part(part_of, start, parts, [t for t, _ in events])
         lyrics += _attach_lyrics(events, tpq, mine, pitch, start_q)
-    if lyrics:  # renumbered, and sorted by (note, verse) as make_score sorts them
+    if lyrics:  # note indices into the Score's order
         new_index = np.empty(len(order), np.int64)
         new_index[order] = np.arange(len(order))
-        note, text, syllabic, verse = zip(*lyrics)
-        note = new_index[np.array(note, np.int64)]
-        note_of = note.tolist()
-        lyrics = [(note_of[i], text[i], syllabic[i], verse[i]) for i in np.lexsort((np.array(verse), note)).tolist()]
+        note_of = new_index[np.array([r[0] for r in lyrics], np.int64)].tolist()
+        lyrics = [(n, *r[1:]) for n, r in zip(note_of, lyrics)]
     return lyrics, title, texts
 
 

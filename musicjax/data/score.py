@@ -167,26 +167,42 @@ def make_score(
     velocity, part = (np.asarray(x, np.int16) for x in (velocity, part))
     velocity, part = (x if x.shape == (n,) else np.broadcast_to(x, (n,)) for x in (velocity, part))
     order = np.lexsort((pitch, part, start_q))
-    if lyrics:
+    if lyrics:  # note indices into the sorted notes
         new_index = np.empty(n, np.int64)
         new_index[order] = np.arange(n)
-        lyrics = sorted(lyrics, key=lambda r: (new_index[r[0]], r[3]))
-        lyric_note = new_index[np.array([r[0] for r in lyrics], np.int64)].astype(np.int32)
-    else:
-        lyric_note = np.zeros(0, np.int32)
+        lyrics = [(int(new_index[r[0]]), *r[1:]) for r in lyrics]
     # seconds of starts and ends in one lookup of the tempo map
     quarters = np.concatenate([start_q[order], end_q[order]])
     seconds = quarters_to_seconds(quarters, tempos)
+    return score_of_sorted_notes(
+        pitch[order], quarters[:n], quarters[n:], seconds[:n], seconds[n:], velocity[order], part[order],
+        parts=parts, lyrics=lyrics, tempos=tempos, meta=meta, time_signatures=time_signatures,
+        key_signatures=key_signatures, texts=texts, pickup_q=pickup_q)
+
+
+def score_of_sorted_notes(
+    pitch: np.ndarray, start_q: np.ndarray, end_q: np.ndarray, start: np.ndarray, end: np.ndarray,
+    velocity: np.ndarray, part: np.ndarray, *, parts: Sequence[Part], lyrics: Sequence[tuple[int, str, str, int]],
+    tempos: np.ndarray, meta: Metadata, time_signatures, key_signatures, texts: Sequence[tuple[float, str, str]],
+    pickup_q: float | None = None,
+) -> Score:
+    """The Score of notes already in its order (start_q, part, pitch), their seconds computed,
+    `tempos` starting at quarter 0: what `make_score` ends with, and what a reader that sorts and
+    times notes itself (`midi.read_midi`) calls. `lyrics` rows (note index in that order, text,
+    syllabic name, verse) are put in the Score's order, by (note, verse), ties as they came."""
+    if lyrics:
+        by_note = np.lexsort(([r[3] for r in lyrics], [r[0] for r in lyrics])).tolist()
+        lyrics = [lyrics[i] for i in by_note]
     return Score(
-        pitch=pitch[order],
-        start=seconds[:n],
-        end=seconds[n:],
-        start_q=quarters[:n],
-        end_q=quarters[n:],
-        velocity=velocity[order],
-        part=part[order],
+        pitch=pitch,
+        start=start,
+        end=end,
+        start_q=start_q,
+        end_q=end_q,
+        velocity=velocity,
+        part=part,
         parts=tuple(parts),
-        lyric_note=lyric_note,
+        lyric_note=np.array([r[0] for r in lyrics], np.int32),
         lyric_text=tuple(r[1] for r in lyrics),
         lyric_syllabic=np.array([SYLLABIC.index(r[2]) for r in lyrics], np.int8),
         lyric_verse=np.array([r[3] for r in lyrics], np.int8),
