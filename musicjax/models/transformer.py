@@ -98,29 +98,37 @@ class RelativeSelfAttention(nn.Module):
                               (self.num_heads, self.max_distance, head_dim), jnp.float32).astype(self.dtype)
                    if self.relative else None)
 
+        causal = jnp.tril(jnp.ones((length, length), bool))  # x's own positions, each seeing those before
+        own = jnp.einsum("bhid,bhjd->bhij", q, k).astype(jnp.float32)  # [B, H, T, T]
+        if self.relative:
+            own = own + relative_logits(q, rel_emb).astype(jnp.float32)
+        own = jnp.where(causal, own, NEG_INF)
         if layer_cache is None:
             if length > self.max_len:
                 raise ValueError(f"sequence of {length} positions is longer than the model's max_len {self.max_len}")
-            logits = jnp.einsum("bhid,bhjd->bhij", q, k).astype(jnp.float32)
-            if self.relative:
-                logits = logits + relative_logits(q, rel_emb).astype(jnp.float32)
-            visible = jnp.tril(jnp.ones((length, length), bool))
             pad = [(0, 0), (0, 0), (0, self.max_len - length), (0, 0)]
             new_cache = (jnp.pad(k, pad), jnp.pad(v, pad))
-            keys, values = k, v
+            logits, blocks = own, (v,)
         else:
-            keys = jax.lax.dynamic_update_slice(layer_cache[0], k.astype(layer_cache[0].dtype), (0, 0, pos, 0))
-            values = jax.lax.dynamic_update_slice(layer_cache[1], v.astype(layer_cache[1].dtype), (0, 0, pos, 0))
-            new_cache = (keys, values)
-            query_pos = pos + jnp.arange(length)
-            logits = jnp.einsum("bhid,bhjd->bhij", q, keys.astype(q.dtype)).astype(jnp.float32)
+            # Attention reads the cache as it was, and x's own keys and values apart: the updated
+            # cache then feeds nothing but the carry, and XLA writes it in place. Read after the
+            # update, it was copied whole (max_len slots) several times per layer and token.
+            old_keys, old_values = layer_cache
+            new_cache = (jax.lax.dynamic_update_slice(old_keys, k.astype(old_keys.dtype), (0, 0, pos, 0)),
+                         jax.lax.dynamic_update_slice(old_values, v.astype(old_values.dtype), (0, 0, pos, 0)))
+            cached = jnp.einsum("bhid,bhjd->bhij", q, old_keys.astype(q.dtype)).astype(jnp.float32)
             if self.relative:
-                logits = logits + cached_relative_logits(q, rel_emb, query_pos, self.max_len).astype(jnp.float32)
-            visible = jnp.arange(self.max_len)[None, :] <= query_pos[:, None]  # [T, max_len]
-        logits = jnp.where(visible, logits, NEG_INF)
+                cached = cached + cached_relative_logits(q, rel_emb, pos + jnp.arange(length),
+                                                         self.max_len).astype(jnp.float32)
+            cached = jnp.where(jnp.arange(self.max_len) < pos, cached, NEG_INF)  # the slots filled before x
+            logits, blocks = jnp.concatenate([cached, own], axis=-1), (old_values, v)  # [B, H, T, max_len + T]
         weights = jax.nn.softmax(logits, axis=-1).astype(self.dtype)
         weights = nn.Dropout(self.dropout)(weights, deterministic=deterministic or self.dropout == 0)
-        out = jnp.einsum("bhij,bhjd->bhid", weights, values.astype(self.dtype))
+        out, start = 0.0, 0
+        for values in blocks:  # weights [.., j] over the concatenated blocks' positions
+            size = values.shape[2]
+            out = out + jnp.einsum("bhij,bhjd->bhid", weights[..., start:start + size], values.astype(self.dtype))
+            start += size
         out = nn.DenseGeneral(dim, axis=(-2, -1), dtype=self.dtype, param_dtype=jnp.float32,
                               name="out")(jnp.swapaxes(out, 1, 2))  # [B, T, H, Dh] -> [B, T, D]
         return out, new_cache

@@ -26,6 +26,7 @@ from musicjax.data.augment import shift_pitches, shifts_in_range, transpose
 from musicjax.data.score import Metadata, Score
 from musicjax.evaluate.music_stats import key_label
 from musicjax.models.polyphonic import FrameModel
+from musicjax.sample.sampling import DECODE_COMPILER_OPTIONS
 from musicjax.train import parallel
 from musicjax.train.losses import frame_nll
 from musicjax.train.optim import optimizer_from_config
@@ -215,7 +216,7 @@ def make(config) -> Task:
                            "key_marginals": {"nll_per_frame": nll / frames, "frames": frames}},
                 "published": [{"model": m, "nll_per_frame": v, "source": src} for m, v, src in PUBLISHED]}
 
-    @functools.partial(jax.jit, static_argnames=("num", "steps"))
+    @functools.partial(jax.jit, static_argnames=("num", "steps"), compiler_options=DECODE_COMPILER_OPTIONS)
     def generate(params, prefix, key, temperature, num: int, steps: int):
         """prefix [P, K] (a zero frame, then any primer) -> frames [num, steps, K] drawn after it."""
         variables = {"params": params}

@@ -101,6 +101,21 @@ def test_cached_decoding_equals_full_recomputation(dtype, tol):
     assert step._cache_size() == 1  # every step reuses one program: the position is traced
 
 
+def test_chunks_appended_to_the_cache_equal_full_recomputation(model_and_params):
+    """Several positions at once after a cache (a primer continued in pieces): each attends to the
+    filled slots and causally within its chunk; distances past max_distance clip as in training."""
+    model, params = model_and_params
+    tokens = jax.random.randint(jax.random.key(7), (2, 22), 0, 19)
+    full, _ = model.apply({"params": params}, tokens)
+    logits, cache = model.apply({"params": params}, tokens[:, :3])
+    pieces = [logits]
+    for start, stop in ((3, 10), (10, 11), (11, 22)):
+        logits, cache = model.apply({"params": params}, tokens[:, start:stop], cache)
+        pieces.append(logits)
+    np.testing.assert_allclose(jnp.concatenate(pieces, axis=1), full, atol=2e-5, rtol=2e-5)
+    assert int(cache["pos"]) == 22
+
+
 def test_absolute_baseline_without_relative_term_still_decodes():
     model = small_model(relative=False)
     params = model.init(jax.random.key(5), jnp.zeros((1, 4), jnp.int32))["params"]
