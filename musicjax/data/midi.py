@@ -23,7 +23,7 @@ import numpy as np
 from musicjax.data import limits
 from musicjax.data.files import atomic_write, read_capped
 from musicjax.data.score import (DEFAULT_QPM, SYLLABIC, TEXT_KINDS, Metadata, Part, Score, ScoreError,
-                                 quarters_to_seconds, score_of_sorted_notes, select_notes)
+                                 lyric_columns, quarters_to_seconds, score_of_sorted_notes, select_notes)
 
 TICKS_PER_QUARTER = 960  # divisible by 2, 3, 4, 5, 6, 8, 16, 32, 64: tuplets land on ticks
 MAX_TICKS_PER_QUARTER = 0x7FFF  # the header's 15 bits
@@ -141,12 +141,23 @@ def _midi_chunks(path, data: bytes) -> tuple[int, list[int], list[int]]:
 
 
 class _Metas:
-    """A file's text meta events, in ticks, in file order (track by track)."""
+    """A file's text meta events, in ticks, in file order (track by track), from the decoder's
+    rows `metas` [m, 5] (track, tick, kind, payload start, payload length)."""
 
-    def __init__(self):
+    def __init__(self, data: bytes, metas: np.ndarray):
+        kind = metas[:, 2]
         self.names: dict[int, str] = {}  # track -> its (last) name
-        self.lyrics: dict[int, list] = {}  # track -> [(tick, text)]
-        self.texts: list = []  # (track, tick, text, kind)
+        for track, _, _, at, size in metas[kind == 0x03].tolist():
+            self.names[track] = _text(data[at:at + size])
+        rows = metas[kind == 0x05]
+        words = _payload_texts(data, rows)
+        sung = [k for k, word in enumerate(words) if word.strip()]
+        rows = rows[sung]
+        # lyric events: track [k], tick [k] (tracks ascending, file order within one), raw texts
+        self.lyrics: tuple = (rows[:, 0], rows[:, 1], [words[k] for k in sung])
+        rows = metas[((kind == 0x01) | (kind == 0x06)) & (metas[:, 4] > 0)]  # text (FF 01), marker (FF 06)
+        self.texts: list = [(track, tick, text, "text" if k == 0x01 else "marker")  # (track, tick, text, kind)
+                            for (track, tick, k, _, _), text in zip(rows.tolist(), _payload_texts(data, rows))]
 
 
 def _text(payload: bytes) -> str:
@@ -154,6 +165,20 @@ def _text(payload: bytes) -> str:
         return payload.decode("utf-8")
     except UnicodeDecodeError:
         return payload.decode("latin1")
+
+
+def _payload_texts(data: bytes, rows: np.ndarray) -> list[str]:
+    """The payloads of meta rows [k, 5] as text, each as `_text` decodes it: joined and decoded
+    at once (a lyric-heavy file has thousands), one by one if a payload holds a zero byte or is
+    not UTF-8."""
+    chunks = [data[at:at + size] for at, size in rows[:, 3:5].tolist()]
+    joined = b"\x00".join(chunks)
+    if joined.count(0) == len(chunks) - 1:
+        try:
+            return joined.decode("utf-8").split("\x00") if chunks else []
+        except UnicodeDecodeError:
+            pass
+    return [_text(chunk) for chunk in chunks]
 
 
 # ---- reading: the compiled track decoder ---------------------------------------------------
@@ -182,17 +207,6 @@ _DECODE_ERRORS = {
 }
 
 
-def _meta_event(found: _Metas, track: int, tick: int, kind: int, payload: bytes) -> None:
-    if kind == 0x03:
-        found.names[track] = _text(payload)
-    elif kind == 0x05:
-        text = _text(payload)
-        if text.strip():
-            found.lyrics.setdefault(track, []).append((tick, text))
-    elif payload:  # text (FF 01) or marker (FF 06)
-        found.texts.append((track, tick, _text(payload), "text" if kind == 0x01 else "marker"))
-
-
 # ---- reading: the Score ------------------------------------------------------------------------
 
 
@@ -219,15 +233,13 @@ def read_midi(path, data: bytes | None = None) -> Score:
                                f"{limits.MAX_PARTS:,}")
     if error[4] >= 0:
         raise ScoreError(path, f"a tempo of {int(error[5])} microseconds per quarter note at tick {int(error[4])}")
-    found = _Metas()
-    for t, tick, kind, at, size in metas.tolist():
-        _meta_event(found, t, tick, kind, data[at:at + size])
+    found = _Metas(data, metas)
     names = found.names
     parts = [_part(names.get(t, ""), program, channel == 9) for t, channel, program in part_rows.tolist()]
-    if found.lyrics or found.texts:
-        lyrics, title, texts = _words(path, tpq, len(starts), columns, order, part_rows, parts, found)
+    if found.lyrics[2] or found.texts:
+        lyrics, title, texts = _words(path, tpq, len(starts), columns, order, part_rows, found)
     else:
-        lyrics, texts = [], []
+        lyrics, texts = lyric_columns(()), []
         title = names.get(0, "") if len(starts) > 1 else ""
     signatures = signatures.tolist()
     time_signatures = _signature_map([tuple(r[1:]) for r in signatures if r[0] == 0x58], tpq, lambda r: r[1] > 0 and r[2] > 0)
@@ -251,41 +263,22 @@ def _part(name: str, program: int, is_drum: bool) -> Part:
     return Part(name, program, is_drum)
 
 
-def _in_file_order(columns, order) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(part, start quarter, pitch) of the notes in file order (`midi_kernel.read_file`)."""
-    pitch, start_q, part = columns[0], columns[1], columns[6]  # score_of_sorted_notes's order
-    out = [np.empty(len(order), x.dtype) for x in (part, start_q, pitch)]
-    for x, column in zip(out, (part, start_q, pitch)):
-        x[order] = column
-    return tuple(out)
-
-
 def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_rows: np.ndarray,
-           parts: list[Part], found: _Metas) -> tuple[list, str, list]:
-    """(lyric rows (note index in the Score, text, syllabic, verse), the title, text rows (tick,
-    text, kind) in time order). Lyrics are attached to the notes in file order (a tie goes to the
-    first), then renumbered."""
-    track_of_part = part_rows[:, 0]
-    part_of, start_q, pitch = _in_file_order(columns, order)
-    start = np.round(start_q * tpq).astype(np.int64)  # ticks (start_q is tick / tpq)
-    lyric_tracks = sorted(found.lyrics.items())
+           found: _Metas) -> tuple[tuple, str, list]:
+    """(lyric columns (note index in the Score's order, texts, syllabic codes, verses), the title,
+    text rows (tick, text, kind) in time order). The notes are chosen in compiled code
+    (`midi_kernel.attach_lyrics`, whose docstring gives the rule)."""
     title = found.names.get(0, "") if num_tracks > 1 else ""
     texts = sorted((r[1:] for r in found.texts), key=lambda r: r[0])
-    if not lyric_tracks and found.texts:
-        lyric_tracks, karaoke_title = _karaoke_words(found.texts, str(path).lower().endswith(".kar"))
+    track, tick, raws = found.lyrics
+    if not raws and found.texts:
+        (track, tick, raws), karaoke_title = _karaoke_words(found.texts, str(path).lower().endswith(".kar"))
         title = title or karaoke_title
-    lyrics = []
-    for ti, events in lyric_tracks:
-        mine = np.flatnonzero(np.isin(part_of, np.flatnonzero(track_of_part == ti)))
-        if mine.size == 0:  # lyrics in a track without notes (track 0, a karaoke words track)
-            mine = _sung_part(part_of, start, parts, [t for t, _ in events])
-        lyrics += _attach_lyrics(events, tpq, mine, pitch, start_q)
-    if lyrics:  # note indices into the Score's order
-        new_index = np.empty(len(order), np.int64)
-        new_index[order] = np.arange(len(order))
-        note_of = new_index[np.array([r[0] for r in lyrics], np.int64)].tolist()
-        lyrics = [(n, *r[1:]) for n, r in zip(note_of, lyrics)]
-    return lyrics, title, texts
+    if not raws:
+        return lyric_columns(()), title, texts
+    note, ordinal = _kernel().attach_lyrics(columns[0], columns[1], columns[6], order, part_rows[:, 0],
+                                            part_rows[:, 1] == 9, track, tick, tpq)
+    return (note, *_lyrics_from_midi_texts(raws, ordinal)), title, texts
 
 
 def _signature_map(rows: list, tpq: int, valid) -> np.ndarray:
@@ -300,12 +293,12 @@ def _signature_map(rows: list, tpq: int, valid) -> np.ndarray:
     return np.array(out, np.float64).reshape(-1, 3)
 
 
-def _karaoke_words(texts: list, is_kar: bool) -> tuple[list, str]:
-    """A karaoke file's syllables as lyric events [(track, [(tick, text)])] and its title (the
-    first '@T' line), from the file's text events [(track, tick, text, kind)]. Soft Karaoke words
-    are text events: '@' lines are headers, '/' starts a line and '\\' a verse, a syllable
-    starting with a space starts a word."""
-    out, title = [], ""
+def _karaoke_words(texts: list, is_kar: bool) -> tuple[tuple, str]:
+    """A karaoke file's syllables as lyric events (track [k], tick [k], texts; as `_Metas.lyrics`)
+    and its title (the first '@T' line), from the file's text events [(track, tick, text, kind)].
+    Soft Karaoke words are text events: '@' lines are headers, '/' starts a line and '\\' a
+    verse, a syllable starting with a space starts a word."""
+    out, title = [], ""  # (track, tick, text) in track order
     for ti in sorted({r[0] for r in texts}):
         words = [(t, x) for track, t, x, kind in texts if track == ti and kind == "text"]
         headers = [x for _, x in words if x.startswith("@")]
@@ -320,41 +313,28 @@ def _karaoke_words(texts: list, is_kar: bool) -> tuple[list, str]:
             text = raw.strip(" /\\\r\n\t")
             if text:
                 syllables.append([t, text, raw.endswith(" "), starts])
-        events = []
         for k, (t, text, _, starts) in enumerate(syllables):
             ends = k + 1 == len(syllables) or syllables[k + 1][3]
-            events.append((t, ("" if starts else "-") + text + ("" if ends else "-")))
-        if events:
-            out.append((ti, events))
-    return out, title
+            out.append((ti, t, ("" if starts else "-") + text + ("" if ends else "-")))
+    return (np.array([r[0] for r in out], np.int64), np.array([r[1] for r in out], np.int64),
+            [r[2] for r in out]), title
 
 
-def _sung_part(part_of: np.ndarray, start: np.ndarray, parts: list[Part], lyric_ticks: list[int]) -> np.ndarray:
-    """The notes of the part that lyrics from a track without notes belong to: of the pitched
-    parts, the one with most onsets at the lyrics' ticks."""
-    candidates = [p for p, part in enumerate(parts) if not part.is_drum] or list(range(len(parts)))
-    ticks = np.asarray(lyric_ticks)
-    hits = [np.isin(ticks, start[part_of == p]).sum() for p in candidates]
-    return np.flatnonzero(part_of == candidates[int(np.argmax(hits))])
+_SYLLABIC_OF_HYPHEN_CODE = np.array([SYLLABIC.index(_SYLLABIC_OF_HYPHENS[before, after])
+                                     for before in (False, True) for after in (False, True)], np.int8)
 
 
-def _attach_lyrics(events, tpq, mine, pitch, start_q) -> list:
-    """A lyric at a note's start goes to the highest such note (of equal ones, the first), else to
-    the next note to start (the first of them); found by binary search, since a scan of the track
-    per lyric is quadratic in a long texted piece."""
-    by_pitch = mine[np.lexsort((mine, -pitch[mine], start_q[mine]))]
-    by_index = mine[np.lexsort((mine, start_q[mine]))]
-    starts_by_pitch, starts_by_index = start_q[by_pitch], start_q[by_index]
-    q = np.array([t for t, _ in events], np.int64) / tpq
-    at = np.minimum(np.searchsorted(starts_by_pitch, q), len(by_pitch) - 1)
-    following = np.searchsorted(starts_by_index, q)
-    later = np.append(by_index, mine[-1])[following]  # the next note to start, else the last
-    notes = np.where(starts_by_pitch[at] == q, by_pitch[at], later).tolist()
-    ordinal, out = {}, []
-    for note, (_, raw) in zip(notes, events):
-        ordinal[note] = ordinal.get(note, 0) + 1
-        out.append((note, *_lyric_from_midi_text(raw, ordinal[note])))
-    return out
+def _lyrics_from_midi_texts(raws: list, ordinal: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
+    """`_lyric_from_midi_text` over a track's raw lyrics -> (texts, syllabic codes [k] int8, verses
+    [k] int64), without a Python call per lyric unless one names its verse ('[v2]...')."""
+    if "\x00[v" in "\x00" + "\x00".join(raws):
+        rows = [_lyric_from_midi_text(raw, n) for raw, n in zip(raws, ordinal.tolist())]
+        return lyric_columns([(0, *row) for row in rows])[1:]
+    before = [len(raw) > 1 and raw[0] == "-" for raw in raws]
+    after = [len(raw) > 1 and raw[-1] == "-" for raw in raws]
+    texts = [raw[b:len(raw) - a] for raw, b, a in zip(raws, before, after)]
+    codes = _SYLLABIC_OF_HYPHEN_CODE[2 * np.array(before, np.int64) + np.array(after, np.int64)]
+    return texts, codes.reshape(-1), ordinal
 
 
 # ---- writing -----------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """The MIDI reader's inner loops, compiled with numba (a dependency of librosa, already installed):
 one pass over a file's tracks that pairs notes by `musicjax.data.midi`'s rule and lists the meta
-events the reader keeps, then the tempo map, the notes in the Score's order and their times.
-Imported on first read (the first read in a checkout compiles it, ~8 s, into numba's cache; later
+events the reader keeps, then the tempo map, the notes in the Score's order and their times; and
+the note each lyric is sung on (`attach_lyrics`). Imported on first read (the first read in a checkout compiles it, ~8 s, into numba's cache; later
 processes load it, ~0.4 s).
 
 Measured (`musicjax bench midi_read`, 2-core Xeon): a whole chorale file is read in ~0.1 ms; the
@@ -424,3 +424,120 @@ def _columns(raw, part_of, tpq, tempos):
         seconds[1, r] = seg_start[j] + (q - tq[j]) * 60.0 / qpm[j]
     columns = (pitch, quarters[0], quarters[1], seconds[0], seconds[1], velocity, part)
     return columns, order
+
+
+@numba.njit(cache=True, nogil=True)
+def attach_lyrics(pitch, start_q, part, order, part_track, part_drum, lyric_track, lyric_tick, tpq):
+    """The note each lyric is sung on, for `midi.read_midi`.
+
+    pitch, start_q, part [k]: the Score's note columns (in its order, `read_file`'s columns);
+    order [k]: each note's index in file order; part_track [p], part_drum [p] (bool): each part's
+    track and drum flag; lyric_track, lyric_tick [m]: the lyric events, grouped by track in
+    ascending order, in file order within a track.
+
+    A lyric goes to a note of its own track, or, where its track has no notes, of the pitched part
+    (any part if none is pitched) with most notes starting at the lyric ticks (of equal ones the
+    first). Of those notes it goes to the highest starting at its tick (of equal ones the first in
+    file order), else to the next to start (the first in file order), else to the last in file
+    order. Returns (note [m] int64: its index in the Score's order, ordinal [m] int64: the how-
+    many-th lyric of its track on that note it is, from 1)."""
+    k, m = pitch.shape[0], lyric_track.shape[0]
+    note = np.empty(m, np.int64)
+    ordinal = np.empty(m, np.int64)
+    count = np.zeros(k, np.int64)
+    rows = np.empty(k, np.int64)  # the Score rows of the notes that sing a track, in Score order
+    high = np.empty(k, np.int64)
+    early = np.empty(k, np.int64)
+    first = 0
+    while first < m:
+        track = lyric_track[first]
+        stop = first
+        while stop < m and lyric_track[stop] == track:
+            stop += 1
+        n = 0
+        for i in range(k):
+            if part_track[part[i]] == track:
+                rows[n] = i
+                n += 1
+        if n == 0:
+            sung = _sung_part(start_q, part, part_drum, lyric_tick[first:stop], tpq)
+            for i in range(k):
+                if part[i] == sung:
+                    rows[n] = i
+                    n += 1
+        last = rows[0]  # the last of them in file order
+        for r in range(n):
+            if order[rows[r]] > order[last]:
+                last = rows[r]
+        # for each run of rows starting together (at its first row): its highest note and its first
+        # in file order, so that a lyric costs one binary search however large the chord
+        r = 0
+        while r < n:
+            s = r
+            highest, earliest = rows[r], rows[r]
+            while r < n and start_q[rows[r]] == start_q[rows[s]]:
+                i = rows[r]
+                if pitch[i] > pitch[highest] or pitch[i] == pitch[highest] and order[i] < order[highest]:
+                    highest = i
+                if order[i] < order[earliest]:
+                    earliest = i
+                r += 1
+            high[s], early[s] = highest, earliest
+        for e in range(first, stop):
+            q = lyric_tick[e] / tpq
+            lo, hi = 0, n  # the first of the rows starting at q or later (starts ascend in Score order)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if start_q[rows[mid]] < q:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            if lo == n:
+                best = last
+            elif start_q[rows[lo]] == q:
+                best = high[lo]
+            else:
+                best = early[lo]
+            count[best] += 1
+            note[e] = best
+            ordinal[e] = count[best]
+        for e in range(first, stop):
+            count[note[e]] = 0
+        first = stop
+    return note, ordinal
+
+
+@numba.njit(cache=True, nogil=True)
+def _sung_part(start_q, part, part_drum, ticks, tpq):
+    """The part whose notes sing lyrics from a track without notes: of the pitched parts (all parts
+    if none is pitched), the one with notes starting at most of the lyric `ticks` (a lyric counted
+    once however many notes start at its tick); of equal ones the first."""
+    num_parts = part_drum.shape[0]
+    pitched = False
+    for p in range(num_parts):
+        pitched = pitched or not part_drum[p]
+    tick_order = _stable_order(ticks)
+    sorted_ticks = ticks[tick_order]
+    seen = np.full(ticks.shape[0], -1, np.int64)  # the last part found starting at that tick
+    hits = np.zeros(num_parts, np.int64)
+    for i in range(start_q.shape[0]):
+        p = part[i]
+        if pitched and part_drum[p]:
+            continue
+        tick = np.int64(np.rint(start_q[i] * tpq))
+        lo, hi = 0, sorted_ticks.shape[0]
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if sorted_ticks[mid] < tick:
+                lo = mid + 1
+            else:
+                hi = mid
+        while lo < sorted_ticks.shape[0] and sorted_ticks[lo] == tick and seen[lo] != p:
+            seen[lo] = p
+            hits[p] += 1
+            lo += 1
+    best = -1
+    for p in range(num_parts):
+        if (not pitched or not part_drum[p]) and (best < 0 or hits[p] > hits[best]):
+            best = p
+    return best

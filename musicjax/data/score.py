@@ -167,32 +167,47 @@ def make_score(
     velocity, part = (np.asarray(x, np.int16) for x in (velocity, part))
     velocity, part = (x if x.shape == (n,) else np.broadcast_to(x, (n,)) for x in (velocity, part))
     order = np.lexsort((pitch, part, start_q))
-    if lyrics:  # note indices into the sorted notes
+    note, text, syllabic, verse = lyric_columns(lyrics)
+    if len(note):  # note indices into the sorted notes
         new_index = np.empty(n, np.int64)
         new_index[order] = np.arange(n)
-        lyrics = [(int(new_index[r[0]]), *r[1:]) for r in lyrics]
+        note = new_index[note]
     # seconds of starts and ends in one lookup of the tempo map
     quarters = np.concatenate([start_q[order], end_q[order]])
     seconds = quarters_to_seconds(quarters, tempos)
     return score_of_sorted_notes(
         pitch[order], quarters[:n], quarters[n:], seconds[:n], seconds[n:], velocity[order], part[order],
-        parts=parts, lyrics=lyrics, tempos=tempos, meta=meta, time_signatures=time_signatures,
-        key_signatures=key_signatures, texts=texts, pickup_q=pickup_q)
+        parts=parts, lyrics=(note, text, syllabic, verse), tempos=tempos, meta=meta,
+        time_signatures=time_signatures, key_signatures=key_signatures, texts=texts, pickup_q=pickup_q)
+
+
+def lyric_columns(rows: Sequence[tuple[int, str, str, int]]) -> tuple[np.ndarray, list, np.ndarray, np.ndarray]:
+    """Lyric rows (note index, text, syllabic name, verse) -> the columns `score_of_sorted_notes`
+    takes: note [m] int64, texts [m], syllabic [m] int8 (index into SYLLABIC), verse [m] int64."""
+    return (np.array([r[0] for r in rows], np.int64).reshape(-1), [r[1] for r in rows],
+            np.array([SYLLABIC.index(r[2]) for r in rows], np.int8).reshape(-1),
+            np.array([r[3] for r in rows], np.int64).reshape(-1))
 
 
 def score_of_sorted_notes(
     pitch: np.ndarray, start_q: np.ndarray, end_q: np.ndarray, start: np.ndarray, end: np.ndarray,
-    velocity: np.ndarray, part: np.ndarray, *, parts: Sequence[Part], lyrics: Sequence[tuple[int, str, str, int]],
+    velocity: np.ndarray, part: np.ndarray, *, parts: Sequence[Part], lyrics: tuple,
     tempos: np.ndarray, meta: Metadata, time_signatures, key_signatures, texts: Sequence[tuple[float, str, str]],
     pickup_q: float | None = None,
 ) -> Score:
     """The Score of notes already in its order (start_q, part, pitch), their seconds computed,
     `tempos` starting at quarter 0: what `make_score` ends with, and what a reader that sorts and
-    times notes itself (`midi.read_midi`) calls. `lyrics` rows (note index in that order, text,
-    syllabic name, verse) are put in the Score's order, by (note, verse), ties as they came."""
-    if lyrics:
-        by_note = np.lexsort(([r[3] for r in lyrics], [r[0] for r in lyrics])).tolist()
-        lyrics = [lyrics[i] for i in by_note]
+    times notes itself (`midi.read_midi`) calls. `lyrics` are columns (note index in that order,
+    texts, syllabic codes, verses; `lyric_columns`), put in the Score's order by (note, verse),
+    ties as they came."""
+    note, text, syllabic, verse = lyrics
+    if len(note) > 1:
+        by_note = np.lexsort((verse, note))
+        note, syllabic, verse = note[by_note], syllabic[by_note], verse[by_note]
+        text = [text[i] for i in by_note.tolist()]
+    if len(verse) and not -128 <= verse.min() <= verse.max() <= 127:  # Score.lyric_verse is int8
+        raise ValueError(f"a lyric of verse {int(verse.max() if verse.max() > 127 else verse.min())}; "
+                         f"the largest verse number is 127")
     return Score(
         pitch=pitch,
         start=start,
@@ -202,10 +217,10 @@ def score_of_sorted_notes(
         velocity=velocity,
         part=part,
         parts=tuple(parts),
-        lyric_note=np.array([r[0] for r in lyrics], np.int32),
-        lyric_text=tuple(r[1] for r in lyrics),
-        lyric_syllabic=np.array([SYLLABIC.index(r[2]) for r in lyrics], np.int8),
-        lyric_verse=np.array([r[3] for r in lyrics], np.int8),
+        lyric_note=np.array(note, np.int32),
+        lyric_text=tuple(text),
+        lyric_syllabic=np.array(syllabic, np.int8),
+        lyric_verse=np.array(verse, np.int8),
         tempos=tempos,
         meta=meta,
         time_signatures=np.asarray(time_signatures, np.float64).reshape(-1, 3),

@@ -125,3 +125,38 @@ def decode_track(body: bytes) -> tuple[list, list, int]:
         pass
     rows = [(channel, prog, *note) for (channel, prog), group in sorted(notes.items()) for note in group]
     return rows, metas, note_ons
+
+
+def attach_lyrics(pitch, start_q, part, order, part_track, part_drum, lyric_track, lyric_tick, tpq) -> tuple:
+    """The rule of `midi_kernel.attach_lyrics` (same arguments), one scan of the notes per lyric:
+    (note index in the Score's order, ordinal among its track's lyrics on that note) per lyric."""
+    notes, ordinals = [], []
+    everything = range(len(pitch))
+    for track in sorted(set(lyric_track.tolist())):
+        ticks = [t for tr, t in zip(lyric_track.tolist(), lyric_tick.tolist()) if tr == track]
+        mine = [i for i in everything if part_track[part[i]] == track]
+        if not mine:
+            candidates = [p for p in range(len(part_track)) if not part_drum[p]] or list(range(len(part_track)))
+
+            def hits(p):
+                onsets = {round(start_q[i] * tpq) for i in everything if part[i] == p}
+                return sum(t in onsets for t in ticks)
+
+            sung = max(candidates, key=hits)  # the first of equal ones
+            mine = [i for i in everything if part[i] == sung]
+        count: dict[int, int] = {}
+        for t in ticks:
+            q = t / tpq
+            at = [i for i in mine if start_q[i] == q]
+            later = [i for i in mine if start_q[i] > q]
+            if at:
+                note = max(at, key=lambda i: (pitch[i], -order[i]))
+            elif later:
+                soonest = min(start_q[i] for i in later)
+                note = min((i for i in later if start_q[i] == soonest), key=lambda i: order[i])
+            else:
+                note = max(mine, key=lambda i: order[i])
+            count[note] = count.get(note, 0) + 1
+            notes.append(note)
+            ordinals.append(count[note])
+    return notes, ordinals

@@ -215,6 +215,44 @@ def test_the_score_is_what_make_score_builds(variants, tmp_path):
                 assert a == b, (k, field.name)
 
 
+def test_lyrics_go_to_the_notes_the_reference_picks(variants):
+    """`midi_kernel.attach_lyrics` against the plain reference: on the variants' lyric and karaoke
+    events, and on random notes (chords, ties of pitch, drums, tracks without notes, lyrics
+    between and after the notes) whose answers a few steps of the rule decide."""
+    checked = 0
+    for data, suffix in variants:
+        tpq, starts, sizes = midi._midi_chunks("f" + suffix, data)
+        columns, order, part_rows, metas, *_ = midi_kernel.read_file(
+            np.frombuffer(data, np.uint8), np.array(starts), np.array(sizes), tpq, 100_000)
+        found = midi._Metas(data, metas)
+        track, tick, raws = found.lyrics
+        if not raws and found.texts:
+            (track, tick, raws), _ = midi._karaoke_words(found.texts, suffix == ".kar")
+        if not raws or not len(order):
+            continue
+        args = (columns[0], columns[1], columns[6], order, part_rows[:, 0], part_rows[:, 1] == 9, track, tick, tpq)
+        got = midi_kernel.attach_lyrics(*args)
+        assert [x.tolist() for x in got] == list(reference.attach_lyrics(*args))
+        checked += 1
+    assert checked > 100
+    rng = np.random.default_rng(3)
+    for trial in range(300):
+        num_parts, tpq = int(rng.integers(1, 5)), int(rng.choice([1, 4, 480]))
+        k = num_parts + int(rng.integers(0, 40))
+        start_tick = rng.integers(0, 12, k) * tpq // 2
+        pitch = rng.integers(58, 64, k).astype(np.int16)  # few pitches: equal highest notes
+        part = np.concatenate([np.arange(num_parts), rng.integers(0, num_parts, k - num_parts)]).astype(np.int16)
+        by_score = np.lexsort((pitch, part, start_tick))
+        pitch, part, start_q = pitch[by_score], part[by_score], start_tick[by_score] / tpq
+        part_track = rng.integers(0, 3, num_parts)
+        part_drum = rng.random(num_parts) < 0.3
+        lyric_track = np.sort(rng.integers(0, 4, int(rng.integers(1, 15))))  # track 3 never has notes
+        lyric_tick = rng.integers(0, 15, len(lyric_track)) * tpq // 2
+        args = (pitch, start_q, part, rng.permutation(k), part_track, part_drum, lyric_track, lyric_tick, tpq)
+        got = midi_kernel.attach_lyrics(*args)
+        assert [x.tolist() for x in got] == list(reference.attach_lyrics(*args)), trial
+
+
 def test_what_pretty_midi_refuses_is_read(chorales, tmp_path):
     """A 1,200-quarter piece at music21's 10,080 ticks per quarter: past pretty_midi's largest tick."""
     long = [s for s in chorales if len(s.parts) == 4][:30]
