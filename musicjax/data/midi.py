@@ -145,19 +145,20 @@ class _Metas:
     rows `metas` [m, 5] (track, tick, kind, payload start, payload length)."""
 
     def __init__(self, data: bytes, metas: np.ndarray):
-        kind = metas[:, 2]
+        rows = metas.tolist()  # a plain file has a few (its track names): cheaper than numpy masks
         self.names: dict[int, str] = {}  # track -> its (last) name
-        for track, _, _, at, size in metas[kind == 0x03].tolist():
-            self.names[track] = _text(data[at:at + size])
-        rows = metas[kind == 0x05]
-        words = _payload_texts(data, rows)
+        for track, _, kind, at, size in rows:
+            if kind == 0x03:
+                self.names[track] = _text(data[at:at + size])
+        lyrics = [r for r in rows if r[2] == 0x05]
+        words = _payload_texts(data, lyrics)
         sung = [k for k, word in enumerate(words) if word.strip()]
-        rows = rows[sung]
         # lyric events: track [k], tick [k] (tracks ascending, file order within one), raw texts
-        self.lyrics: tuple = (rows[:, 0], rows[:, 1], [words[k] for k in sung])
-        rows = metas[((kind == 0x01) | (kind == 0x06)) & (metas[:, 4] > 0)]  # text (FF 01), marker (FF 06)
+        self.lyrics: tuple = (np.array([lyrics[k][0] for k in sung], np.int64),
+                              np.array([lyrics[k][1] for k in sung], np.int64), [words[k] for k in sung])
+        texts = [r for r in rows if r[2] in (0x01, 0x06) and r[4] > 0]  # text (FF 01), marker (FF 06)
         self.texts: list = [(track, tick, text, "text" if k == 0x01 else "marker")  # (track, tick, text, kind)
-                            for (track, tick, k, _, _), text in zip(rows.tolist(), _payload_texts(data, rows))]
+                            for (track, tick, k, _, _), text in zip(texts, _payload_texts(data, texts))]
 
 
 def _text(payload: bytes) -> str:
@@ -167,15 +168,17 @@ def _text(payload: bytes) -> str:
         return payload.decode("latin1")
 
 
-def _payload_texts(data: bytes, rows: np.ndarray) -> list[str]:
-    """The payloads of meta rows [k, 5] as text, each as `_text` decodes it: joined and decoded
-    at once (a lyric-heavy file has thousands), one by one if a payload holds a zero byte or is
-    not UTF-8."""
-    chunks = [data[at:at + size] for at, size in rows[:, 3:5].tolist()]
+def _payload_texts(data: bytes, rows: list) -> list[str]:
+    """The payloads of meta rows [(track, tick, kind, payload start, length)] as text, each as
+    `_text` decodes it: joined and decoded at once (a lyric-heavy file has thousands), one by one
+    if a payload holds a zero byte or is not UTF-8."""
+    if not rows:
+        return []
+    chunks = [data[r[3]:r[3] + r[4]] for r in rows]
     joined = b"\x00".join(chunks)
     if joined.count(0) == len(chunks) - 1:
         try:
-            return joined.decode("utf-8").split("\x00") if chunks else []
+            return joined.decode("utf-8").split("\x00")
         except UnicodeDecodeError:
             pass
     return [_text(chunk) for chunk in chunks]

@@ -184,6 +184,8 @@ def make_score(
 def lyric_columns(rows: Sequence[tuple[int, str, str, int]]) -> tuple[np.ndarray, list, np.ndarray, np.ndarray]:
     """Lyric rows (note index, text, syllabic name, verse) -> the columns `score_of_sorted_notes`
     takes: note [m] int64, texts [m], syllabic [m] int8 (index into SYLLABIC), verse [m] int64."""
+    if len(rows) == 0:  # most files
+        return np.empty(0, np.int64), [], np.empty(0, np.int8), np.empty(0, np.int64)
     return (np.array([r[0] for r in rows], np.int64).reshape(-1), [r[1] for r in rows],
             np.array([SYLLABIC.index(r[2]) for r in rows], np.int8).reshape(-1),
             np.array([r[3] for r in rows], np.int64).reshape(-1))
