@@ -244,14 +244,14 @@ def read_midi(path, data: bytes | None = None) -> Score:
     else:
         lyrics, texts = lyric_columns(()), []
         title = names.get(0, "") if len(starts) > 1 else ""
-    signatures = signatures.tolist()
-    time_signatures = _signature_map([tuple(r[1:]) for r in signatures if r[0] == 0x58], tpq, lambda r: r[1] > 0 and r[2] > 0)
-    key_signatures = _signature_map([tuple(r[1:]) for r in signatures if r[0] == 0x59], tpq,
-                                    lambda r: -7 <= r[1] <= 7 and r[2] in (0, 1))
-    meta = Metadata(
-        title=title,
-        key=key_signature_name(int(key_signatures[0, 1]), int(key_signatures[0, 2])) if len(key_signatures) else "",
-        meter=f"{int(time_signatures[0, 1])}/{int(time_signatures[0, 2])}" if len(time_signatures) else "",
+    signatures = signatures.tolist()  # (kind, tick, a, b)
+    time_signatures = _signature_map([r[1:] for r in signatures if r[0] == 0x58 and r[2] > 0 and r[3] > 0], tpq)
+    key_signatures = _signature_map([r[1:] for r in signatures if r[0] == 0x59 and -7 <= r[2] <= 7 and r[3] in (0, 1)],
+                                    tpq)
+    meta = _metadata(
+        title,
+        key_signature_name(int(key_signatures[0, 1]), int(key_signatures[0, 2])) if len(key_signatures) else "",
+        f"{int(time_signatures[0, 1])}/{int(time_signatures[0, 2])}" if len(time_signatures) else "",
     )
     # the Score `make_score` builds from these notes (tests/data/test_midi_reader_vs_pretty_midi.py
     # holds it to that), sorted and timed in compiled code
@@ -284,13 +284,19 @@ def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_row
     return (note, *_lyrics_from_midi_texts(raws, ordinal)), title, texts
 
 
-def _signature_map(rows: list, tpq: int, valid) -> np.ndarray:
-    """(quarter, a, b) rows in time order, each once: a signature repeated in several tracks is
-    one signature."""
+@functools.lru_cache(maxsize=4096)
+def _metadata(title: str, key: str, meter: str) -> Metadata:
+    """A MIDI file's Metadata, shared between the Scores that have it (it is frozen)."""
+    return Metadata(title=title, key=key, meter=meter)
+
+
+def _signature_map(rows: list, tpq: int) -> np.ndarray:
+    """[tick, a, b] rows in file order -> (quarter, a, b) rows in time order, each once: a
+    signature repeated in several tracks is one signature."""
     out = []
     if len(rows) <= 1:  # most files: one, or none
-        return np.array([(r[0] / tpq, r[1], r[2]) for r in rows if valid(r)], np.float64).reshape(-1, 3)
-    for r in sorted(dict.fromkeys(r for r in rows if valid(r)), key=lambda r: r[0]):
+        return np.array([(r[0] / tpq, r[1], r[2]) for r in rows], np.float64).reshape(-1, 3)
+    for r in sorted(dict.fromkeys(tuple(r) for r in rows), key=lambda r: r[0]):
         if not out or tuple(out[-1][1:]) != tuple(r[1:]):
             out.append((r[0] / tpq, r[1], r[2]))
     return np.array(out, np.float64).reshape(-1, 3)
