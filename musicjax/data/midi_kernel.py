@@ -460,7 +460,7 @@ def attach_lyrics(pitch, start_q, part, order, part_track, part_drum, lyric_trac
                 rows[n] = i
                 n += 1
         if n == 0:
-            sung = _sung_part(start_q, part, part_drum, lyric_tick[first:stop], tpq)
+            sung = _sung_part(start_q, part, order, part_drum, lyric_tick[first:stop], tpq)
             for i in range(k):
                 if part[i] == sung:
                     rows[n] = i
@@ -508,10 +508,12 @@ def attach_lyrics(pitch, start_q, part, order, part_track, part_drum, lyric_trac
 
 
 @numba.njit(cache=True, nogil=True)
-def _sung_part(start_q, part, part_drum, ticks, tpq):
+def _sung_part(start_q, part, order, part_drum, ticks, tpq):
     """The part whose notes sing lyrics from a track without notes: of the pitched parts (all parts
     if none is pitched), the one with notes starting at most of the lyric `ticks` (a lyric counted
-    once however many notes start at its tick); of equal ones the first."""
+    once however many notes start at its tick); of equal ones the first. The notes are visited in
+    file order, where each part's are together (in the Score's order two parts' notes can
+    interleave at one tick when times past 2**52 ticks round to the same quarter)."""
     num_parts = part_drum.shape[0]
     pitched = False
     for p in range(num_parts):
@@ -520,7 +522,10 @@ def _sung_part(start_q, part, part_drum, ticks, tpq):
     sorted_ticks = ticks[tick_order]
     seen = np.full(ticks.shape[0], -1, np.int64)  # the last part found starting at that tick
     hits = np.zeros(num_parts, np.int64)
-    for i in range(start_q.shape[0]):
+    in_file_order = np.empty(order.shape[0], np.int64)
+    for r in range(order.shape[0]):
+        in_file_order[order[r]] = r
+    for i in in_file_order:
         p = part[i]
         if pitched and part_drum[p]:
             continue

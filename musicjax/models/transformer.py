@@ -127,8 +127,10 @@ class RelativeSelfAttention(nn.Module):
         out, start = 0.0, 0
         for values in blocks:  # weights [.., j] over the concatenated blocks' positions
             size = values.shape[2]
-            out = out + jnp.einsum("bhij,bhjd->bhid", weights[..., start:start + size], values.astype(self.dtype))
+            out = out + jnp.einsum("bhij,bhjd->bhid", weights[..., start:start + size], values.astype(self.dtype),
+                                   preferred_element_type=jnp.float32)  # rounded once, after the sum
             start += size
+        out = out.astype(self.dtype)
         out = nn.DenseGeneral(dim, axis=(-2, -1), dtype=self.dtype, param_dtype=jnp.float32,
                               name="out")(jnp.swapaxes(out, 1, 2))  # [B, T, H, Dh] -> [B, T, D]
         return out, new_cache

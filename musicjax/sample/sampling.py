@@ -149,6 +149,15 @@ def beam_search(step_fn, logits, cache, *, beam_size: int, num_steps: int, eos: 
     return tokens, log_probs, log_probs / _length_penalty(lengths, length_alpha)
 
 
+def _check_room(model, primer_length: int, num_steps: int) -> None:
+    """A model with a fixed-size cache (a Transformer's `max_len` slots) must hold the primer and
+    every token fed back: the primer and num_steps - 1 (the last drawn token is not fed)."""
+    max_len = getattr(model, "max_len", None)
+    if max_len is not None and primer_length + num_steps - 1 > max_len:
+        raise ValueError(f"a primer of {primer_length} tokens and {num_steps} more need "
+                         f"{primer_length + num_steps - 1} cache slots; the model has max_len {max_len}")
+
+
 def lm_step_fn(model, params):
     """The step function of a language model whose `apply({'params': p}, tokens [B, T], carries)`
     returns (logits [B, T, V], carries), like `LSTMLanguageModel`: (tokens [B], carries) ->
@@ -169,6 +178,7 @@ def sample_lm(model, params, primer, key, *, num_steps: int, temperature=1.0, to
     """Continue `primer` [B, P] (P >= 1, e.g. BOS alone) by `num_steps` sampled tokens -> [B,
     num_steps] int32 (see `decode`). temperature, top_k and top_p are traced: new values reuse the
     compiled program (keep their types: a float temperature, an int top_k, a float top_p)."""
+    _check_room(model, primer.shape[1], num_steps)
     logits, carries = model.apply({"params": params}, primer)
     return decode(lm_step_fn(model, params), logits[:, -1], carries, key, num_steps=num_steps,
                   temperature=temperature, top_k=top_k, top_p=top_p, eos=eos, pad=pad)
@@ -180,6 +190,7 @@ def beam_search_lm(model, params, primer, *, beam_size: int, num_steps: int, eos
                    length_alpha=0.6):
     """Beam search continuing `primer` [B, P] -> (tokens [B, beam, num_steps], log_probs [B, beam],
     scores [B, beam]), best first (see `beam_search`); length_alpha is traced."""
+    _check_room(model, primer.shape[1], num_steps)
     logits, carries = model.apply({"params": params}, primer)
     return beam_search(lm_step_fn(model, params), logits[:, -1], carries, beam_size=beam_size,
                        num_steps=num_steps, eos=eos, pad=pad, length_alpha=length_alpha)

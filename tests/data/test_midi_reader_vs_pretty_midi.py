@@ -237,9 +237,11 @@ def test_lyrics_go_to_the_notes_the_reference_picks(variants):
     assert checked > 100
     rng = np.random.default_rng(3)
     for trial in range(300):
-        num_parts, tpq = int(rng.integers(1, 5)), int(rng.choice([1, 4, 480]))
+        num_parts, tpq = int(rng.integers(1, 5)), int(rng.choice([1, 3, 4, 480]))
         k = num_parts + int(rng.integers(0, 40))
-        start_tick = rng.integers(0, 12, k) * tpq // 2
+        # a third of the cases near 2**53 ticks, where neighbouring ticks share a quarter
+        far = 2**53 - 400 if trial % 3 == 0 else 0
+        start_tick = far + rng.integers(0, 12, k) * tpq // 2
         pitch = rng.integers(58, 64, k).astype(np.int16)  # few pitches: equal highest notes
         part = np.concatenate([np.arange(num_parts), rng.integers(0, num_parts, k - num_parts)]).astype(np.int16)
         by_score = np.lexsort((pitch, part, start_tick))
@@ -247,10 +249,28 @@ def test_lyrics_go_to_the_notes_the_reference_picks(variants):
         part_track = rng.integers(0, 3, num_parts)
         part_drum = rng.random(num_parts) < 0.3
         lyric_track = np.sort(rng.integers(0, 4, int(rng.integers(1, 15))))  # track 3 never has notes
-        lyric_tick = rng.integers(0, 15, len(lyric_track)) * tpq // 2
-        args = (pitch, start_q, part, rng.permutation(k), part_track, part_drum, lyric_track, lyric_tick, tpq)
+        lyric_tick = far + rng.integers(0, 15, len(lyric_track)) * tpq // 2
+        # file order: each part's notes together, as the decoder lists them
+        order = np.empty(k, np.int64)
+        order[np.lexsort((rng.permutation(k), part))] = np.arange(k)
+        args = (pitch, start_q, part, order, part_track, part_drum, lyric_track, lyric_tick, tpq)
         got = midi_kernel.attach_lyrics(*args)
         assert [x.tolist() for x in got] == list(reference.attach_lyrics(*args)), trial
+
+
+def test_more_verses_than_a_score_holds_are_refused(tmp_path):
+    """Score.lyric_verse is int8: a note with 128 lyrics, or a lyric naming verse 200, is refused
+    with that reason (and make_score says the same)."""
+    lyric = lambda text: b"\xff\x05" + bytes([len(text)]) + text
+    many = corner_file([(0, on(60))] + [(0, lyric(b"la"))] * 128 + [(480, off(60))])
+    named = corner_file([(0, on(60)), (0, lyric(b"[v200]la")), (480, off(60))])
+    for name, data in (("many.mid", many), ("named.mid", named)):
+        with pytest.raises(ScoreError, match="the largest verse number is 127"):
+            read_score(_write(tmp_path / name, data))
+    assert read_score(_write(tmp_path / "ok.mid", corner_file([(0, on(60)), (0, lyric(b"[v127]la")),
+                                                               (480, off(60))]))).lyric_verse.tolist() == [127]
+    with pytest.raises(ValueError, match="the largest verse number is 127"):
+        make_score([60], [0.0], [1.0], lyrics=[(0, "la", "single", 128)])
 
 
 def test_what_pretty_midi_refuses_is_read(chorales, tmp_path):
