@@ -45,20 +45,33 @@ def _lyric_to_midi_text(text: str, syllabic: int, verse: int, ordinal: int) -> s
     return text if verse == ordinal else f"[v{verse}]{text}"
 
 
-_SYLLABIC_OF_HYPHENS = {(False, False): "single", (False, True): "begin", (True, True): "middle",
-                        (True, False): "end"}  # (hyphen before, hyphen after) -> syllabic
+# syllabic code of (hyphen before, hyphen after), at 2 * before + after
+_SYLLABIC_OF_HYPHENS = np.array([SYLLABIC.index(name) for name in ("single", "begin", "end", "middle")], np.int8)
 
 
-def _lyric_from_midi_text(raw: str, ordinal: int) -> tuple[str, str, int]:
-    verse = ordinal
+def _verse_tag(raw: str) -> tuple[int | None, str]:
+    """(the verse a "[vN]" prefix names, the rest), or (None, raw) without one."""
     if raw.startswith("[v") and "]" in raw:
         head, rest = raw[2:].split("]", 1)
         if head.isdigit():
-            verse, raw = int(head), rest
-    if len(raw) < 2:
-        return raw, "single", verse
-    leading, trailing = raw[0] == "-", raw[-1] == "-"
-    return raw[leading:len(raw) - trailing], _SYLLABIC_OF_HYPHENS[leading, trailing], verse
+            return int(head), rest
+    return None, raw
+
+
+def _lyrics_from_midi_texts(raws: list, ordinal: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
+    """Inverse of `_lyric_to_midi_text` over a track's raw lyrics, each the `ordinal`-th [k] on
+    its note -> (texts, syllabic codes [k] int8, verses [k] int64), with no Python call per lyric
+    unless one names its verse. A raw of one character is a single syllable, hyphen or not."""
+    verse = ordinal
+    if "\x00[v" in "\x00" + "\x00".join(raws):
+        tagged = [_verse_tag(raw) for raw in raws]
+        raws = [rest for _, rest in tagged]
+        verse = np.array([n if v is None else v for (v, _), n in zip(tagged, ordinal.tolist())], np.int64)
+    before = [len(raw) > 1 and raw[0] == "-" for raw in raws]
+    after = [len(raw) > 1 and raw[-1] == "-" for raw in raws]
+    texts = [raw[b:len(raw) - a] for raw, b, a in zip(raws, before, after)]
+    codes = _SYLLABIC_OF_HYPHENS[2 * np.array(before, np.int64) + np.array(after, np.int64)]
+    return texts, codes.reshape(-1), verse
 
 
 # ---- key names ---------------------------------------------------------------------------------
@@ -327,23 +340,6 @@ def _karaoke_words(texts: list, is_kar: bool) -> tuple[tuple, str]:
             out.append((ti, t, ("" if starts else "-") + text + ("" if ends else "-")))
     return (np.array([r[0] for r in out], np.int64), np.array([r[1] for r in out], np.int64),
             [r[2] for r in out]), title
-
-
-_SYLLABIC_OF_HYPHEN_CODE = np.array([SYLLABIC.index(_SYLLABIC_OF_HYPHENS[before, after])
-                                     for before in (False, True) for after in (False, True)], np.int8)
-
-
-def _lyrics_from_midi_texts(raws: list, ordinal: np.ndarray) -> tuple[list, np.ndarray, np.ndarray]:
-    """`_lyric_from_midi_text` over a track's raw lyrics -> (texts, syllabic codes [k] int8, verses
-    [k] int64), without a Python call per lyric unless one names its verse ('[v2]...')."""
-    if "\x00[v" in "\x00" + "\x00".join(raws):
-        rows = [_lyric_from_midi_text(raw, n) for raw, n in zip(raws, ordinal.tolist())]
-        return lyric_columns([(0, *row) for row in rows])[1:]
-    before = [len(raw) > 1 and raw[0] == "-" for raw in raws]
-    after = [len(raw) > 1 and raw[-1] == "-" for raw in raws]
-    texts = [raw[b:len(raw) - a] for raw, b, a in zip(raws, before, after)]
-    codes = _SYLLABIC_OF_HYPHEN_CODE[2 * np.array(before, np.int64) + np.array(after, np.int64)]
-    return texts, codes.reshape(-1), ordinal
 
 
 # ---- writing -----------------------------------------------------------------------------------

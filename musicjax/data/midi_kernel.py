@@ -1,8 +1,8 @@
 """The MIDI reader's inner loops, compiled with numba (a dependency of librosa, already installed):
 one pass over a file's tracks that pairs notes by `musicjax.data.midi`'s rule and lists the meta
 events the reader keeps, then the tempo map, the notes in the Score's order and their times; and
-the note each lyric is sung on (`attach_lyrics`). Imported on first read (the first read in a checkout compiles it, ~8 s, into numba's cache; later
-processes load it, ~0.4 s).
+the note each lyric is sung on (`attach_lyrics`). Imported on first read (the first read in a
+checkout compiles it, ~8 s, into numba's cache; later processes load it, ~0.4 s).
 
 Measured (`musicjax bench midi_read`, 2-core Xeon): a whole chorale file is read in ~0.1 ms; the
 decoder it replaced (symusic, and a Python loop for the tracks symusic could not settle) took
