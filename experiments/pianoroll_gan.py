@@ -55,6 +55,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.model.d_streams = (32, 64)  # chroma and onset/offset streams: per beat, per bar
     c.model.d_merged = 128  # the layer over adjacent bars
     c.model.output = "sigmoid"  # what the critic sees: sigmoid | threshold_st | bernoulli_st (straight-through)
+    c.model.voices = False  # each track one voice: a softmax over its pitches and a rest at each step
 
     c.gan = ml_collections.ConfigDict()
     c.gan.loss = "wgan_gp"  # wgan_gp | bce (non-saturating) | hinge
@@ -101,6 +102,8 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
             c.model.output = "threshold_st"  # the critic sees binary rolls (straight-through): see the docstring
             c.train.num_steps = 2500
             c.eval_every = c.checkpoint_every = 500
+        elif part == "voices":  # each chorale part sings one pitch (or rests) at a time
+            c.model.voices = True
         elif part == "essen":
             c.data.corpus, c.data.tracks = "essen", ("melody",)
             c.data.meters = ("4/4", "2/4")  # a model bar: one 4/4 bar or two 2/4 bars
@@ -119,6 +122,6 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
             c.log_every, c.eval_every, c.checkpoint_every = 2, 6, 6
             c.eval.classifier_steps, c.eval.classifier_batch, c.eval.embed_dim = 30, 16, 8
         else:
-            raise ValueError(f"unknown variant {part!r}: default, bce, wgan_gp, hinge, essen, large, tiny "
+            raise ValueError(f"unknown variant {part!r}: default, bce, wgan_gp, hinge, voices, essen, large, tiny "
                              "(comma-joined)")
     return c

@@ -83,7 +83,9 @@ def contract(dense: nn.Module, x, axis: int, factor: int):
 
 class Generator(nn.Module):
     """z [batch, z_dim] -> logits [batch, tracks, bars, steps, pitches] (a sigmoid gives each
-    pixel's probability of sounding).
+    pixel's probability of sounding); with `voices`, [batch, tracks, bars, steps, pitches + 1]: each
+    track is one voice, and a softmax over its pitches and a rest (the last logit) gives what it
+    sings at each step (`roll_probabilities`).
 
     Shared temporal network: z -> one vector per bar (a transposed conv over bars), then per beat,
     then per octave: one hidden vector per (bar, beat, octave) cell. Private (per-track) bar
@@ -91,7 +93,8 @@ class Generator(nn.Module):
     -> 12 pitches, then beat -> steps) and time-then-pitch — whose last layers give one logit per
     pixel each; the two are summed (MuseGAN concatenates 16-channel maps at full resolution and
     maps them to one: here nothing but the logits is ever at full resolution, which is what makes
-    a step cheap on a CPU, where those maps' memory traffic dominated). LayerNorm (per position)
+    a step cheap on a CPU, where those maps' memory traffic dominated). A voice's rest logit comes
+    from the time-then-pitch branch at step resolution, all octaves read at once. LayerNorm (per position)
     where MuseGAN has BatchNorm: no batch statistics in the state, and a sample does not depend on
     the others in its batch."""
 
@@ -104,6 +107,7 @@ class Generator(nn.Module):
     beats_per_bar: int = 4
     dtype: jnp.dtype = jnp.float32
     output_bias: float = -3.5  # initial logit of every pixel: about the 3% of pixels that sound in a chorale
+    voices: bool = False  # one voice per track: pitch logits and a rest logit per step, for a softmax
 
     @nn.compact
     def __call__(self, z):
@@ -126,8 +130,36 @@ class Generator(nn.Module):
         # a sparse start: an initial roll of p = 0.5 everywhere is a critic's easiest call
         pt = expand(tdense(steps_per_beat, "pt_time", bias=self.output_bias / 2), pt, 3, steps_per_beat)
         tp = act(expand(tdense(steps_per_beat * p2, "tp_time"), h, 3, steps_per_beat), "tp_time_norm")
-        tp = expand(tdense(12, "tp_pitch", bias=self.output_bias / 2), tp, 4, 12)  # [k, n, bars, steps, pitches, 1]
-        return jnp.moveaxis((pt + tp)[..., 0], 0, 1)
+        logits = (pt + expand(tdense(12, "tp_pitch", bias=self.output_bias / 2), tp, 4, 12))[..., 0]
+        if self.voices:  # [k, n, bars, steps, oct, p2] -> a rest logit per step
+            rest = tdense(1, "rest")(tp.reshape(tp.shape[:4] + (-1,)))  # [k, n, bars, steps, 1]
+            logits = jnp.concatenate([logits, rest], -1)
+        return jnp.moveaxis(logits, 0, 1)  # [n, k, bars, steps, pitches (+ 1)]
+
+
+def roll_probabilities(logits, voices: bool = False):
+    """Generator logits -> each pixel's probability of sounding [..., pitches]: a sigmoid per
+    pixel, or with `voices` (logits [..., pitches + 1], the last a rest) a softmax per step, the
+    rest left out (so a step's pitches sum to at most 1)."""
+    if voices:
+        return jax.nn.softmax(logits.astype(jnp.float32), -1)[..., :-1]
+    return jax.nn.sigmoid(logits.astype(jnp.float32))
+
+
+def binary_roll(probs, voices: bool = False, key=None):
+    """probs [..., pitches] -> 0/1 of the same shape and dtype. Per pixel: a threshold at 0.5, or
+    Bernoulli draws given `key`. With `voices` (a step's pitches sum to at most 1, the rest is the
+    remainder): the most probable of the pitches and the rest, or one categorical draw given `key`
+    — at most one pitch a step either way."""
+    if not voices:
+        hard = (jax.random.uniform(key, probs.shape) < probs) if key is not None else probs > 0.5
+        return hard.astype(probs.dtype)
+    full = jnp.concatenate([probs, jnp.maximum(1.0 - probs.sum(-1, keepdims=True), 0.0)], -1)
+    if key is None:
+        choice = jnp.argmax(full, -1)
+    else:
+        choice = jax.random.categorical(key, jnp.log(jnp.maximum(full, 1e-30)), -1)
+    return jax.nn.one_hot(choice, full.shape[-1], dtype=probs.dtype)[..., :-1]
 
 
 def chroma_per_beat(x, beats: int):
@@ -223,8 +255,7 @@ class SegmentClassifier(nn.Module):
         return nn.Dense(self.classes, name="logits")(emb), emb
 
 
-def straight_through(probs, key=None):
-    """Binary values forward, the probabilities' gradient backward (BinaryMuseGAN's binary neurons):
-    a threshold at 0.5, or Bernoulli draws given `key`."""
-    hard = (jax.random.uniform(key, probs.shape) < probs) if key is not None else probs > 0.5
-    return probs + jax.lax.stop_gradient(hard.astype(probs.dtype) - probs)
+def straight_through(probs, key=None, voices: bool = False):
+    """Binary values forward (`binary_roll`: thresholded, or drawn given `key`), the
+    probabilities' gradient backward (BinaryMuseGAN's binary neurons)."""
+    return probs + jax.lax.stop_gradient(binary_roll(probs, voices, key) - probs)

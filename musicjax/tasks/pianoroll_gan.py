@@ -60,7 +60,8 @@ from musicjax.data.records import record_to_score
 from musicjax.data.score import Metadata, Part, Score, make_score
 from musicjax.evaluate import pianoroll_metrics as pm
 from musicjax.evaluate.music_stats import key_label
-from musicjax.models.pianoroll_gan import Discriminator, Generator, SegmentClassifier, straight_through
+from musicjax.models.pianoroll_gan import (Discriminator, Generator, SegmentClassifier, binary_roll,
+                                           roll_probabilities, straight_through)
 from musicjax.train.losses import gan_discriminator_loss, gan_generator_loss, gradient_penalty
 from musicjax.train.optim import make_optimizer, make_schedule
 from musicjax.train.step import commit, optimizer_update
@@ -222,16 +223,17 @@ class GANState:
                    g_ema=jax.tree.map(jnp.copy, g_params), bad_steps=jnp.zeros((), jnp.int32), g_tx=g_tx, d_tx=d_tx)
 
 
-def generator_output(logits, output: str, key):
-    """What the critic sees of the generator: probabilities, or binary values with the
-    probabilities' gradient (straight-through threshold or Bernoulli)."""
-    probs = jax.nn.sigmoid(logits)
+def generator_output(logits, output: str, key, voices: bool = False):
+    """What the critic sees of the generator: probabilities ("sigmoid": a sigmoid per pixel, or
+    each voice's softmax), or binary values with the probabilities' gradient (straight-through
+    threshold or Bernoulli / categorical draws)."""
+    probs = roll_probabilities(logits, voices)
     if output == "sigmoid":
         return probs
     if output == "threshold_st":
-        return straight_through(probs)
+        return straight_through(probs, voices=voices)
     if output == "bernoulli_st":
-        return straight_through(probs, key)
+        return straight_through(probs, key, voices)
     raise ValueError(f"unknown generator output {output!r}; choose from {', '.join(OUTPUTS)}")
 
 
@@ -250,7 +252,7 @@ def make_steps(generator: Generator, discriminator: Discriminator, *, loss: str,
     def fake_rows(g_params, rows, key):
         k_z, k_out = jax.random.split(key)
         z = jax.random.normal(k_z, (rows, z_dim))
-        return generator_output(G(g_params, z), output, k_out)
+        return generator_output(G(g_params, z), output, k_out, generator.voices)
 
     def d_step(d_params, d_opt_state, g_params, real, key, d_tx):
         k_fake, k_gp = jax.random.split(key)
@@ -368,7 +370,8 @@ def models_from_config(config, spec: SegmentSpec) -> tuple[Generator, Discrimina
     dtype = jnp.bfloat16 if config.train.get("precision", "float32") == "bfloat16" else jnp.float32
     tracks, bars, steps, pitches = spec.shape
     beats = spec.quarters_per_bar
-    g = Generator(bars, steps, pitches, tracks, tuple(m.g_shared), tuple(m.g_private), beats, dtype)
+    g = Generator(bars, steps, pitches, tracks, tuple(m.g_shared), tuple(m.g_private), beats, dtype,
+                  voices=m.get("voices", False))
     d = Discriminator(bars, steps, pitches, tracks, tuple(m.d_private), tuple(m.d_shared), tuple(m.d_streams),
                       m.d_merged, beats, dtype)
     return g, d
@@ -430,23 +433,21 @@ def make(config) -> Task:
         d_params = discriminator.init(k_d, jnp.zeros((1,) + spec.shape))["params"]
         return GANState.create(g_params, d_params, g_tx, d_tx)
 
-    @jax.jit
-    def probabilities(params, z):
-        return jax.nn.sigmoid(generator.apply({"params": params}, z))
+    @functools.partial(jax.jit, static_argnames="draw")
+    def binary_rows(params, z, key, draw: bool):
+        probs = roll_probabilities(generator.apply({"params": params}, z), generator.voices)
+        return binary_roll(probs, generator.voices, key if draw else None).astype(bool)
 
     def generate(params, num: int, seed: int, binarize: str = "threshold") -> np.ndarray:
-        """[num, tracks, bars, steps, pitches] bool: z ~ N(0, I) from key(seed), binarised."""
+        """[num, tracks, bars, steps, pitches] bool: z ~ N(0, I) from key(seed), binarised
+        (`models.pianoroll_gan.binary_roll`: thresholded, or drawn)."""
         if binarize not in BINARIZE:
             raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, got {binarize!r}")
         k_z, k_b = jax.random.split(jax.random.key(seed))
-        out = []
-        for i in range(0, num, 256):
-            z = jax.random.normal(jax.random.fold_in(k_z, i), (min(256, num - i), z_dim))
-            out.append(np.asarray(jax.device_get(probabilities(params, z))))
-        probs = np.concatenate(out) if out else np.zeros((0,) + spec.shape, np.float32)
-        if binarize == "threshold":
-            return probs > 0.5
-        return np.random.default_rng(np.asarray(jax.random.key_data(k_b))).random(probs.shape) < probs
+        out = [np.asarray(jax.device_get(binary_rows(
+            params, jax.random.normal(jax.random.fold_in(k_z, i), (min(256, num - i), z_dim)),
+            jax.random.fold_in(k_b, i), binarize == "bernoulli"))) for i in range(0, num, 256)]
+        return np.concatenate(out) if out else np.zeros((0,) + spec.shape, bool)
 
     classifier = SegmentClassifier(24, e.embed_dim)
 

@@ -1,7 +1,8 @@
 """The piano-roll GAN's pieces against plain references: patch layers equal the (transposed) 3-D
 convolutions they stand for, a per-track Dense equals a loop of Denses, the adversarial losses and
 the gradient penalty take their textbook values, straight-through binarisation passes the
-probabilities' gradient."""
+probabilities' gradient, and a voice (one pitch or a rest a step) is a softmax whose binary rolls
+hold at most one pitch a step: its argmax, or draws at the softmax's frequencies."""
 
 import flax.linen as nn
 import jax
@@ -9,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from musicjax.models.pianoroll_gan import (Discriminator, Generator, SegmentClassifier, TrackDense, chroma_per_beat,
-                                           contract, expand, onset_offset, straight_through)
+from musicjax.models.pianoroll_gan import (Discriminator, Generator, SegmentClassifier, TrackDense, binary_roll,
+                                           chroma_per_beat, contract, expand, onset_offset, roll_probabilities,
+                                           straight_through)
 from musicjax.train.losses import gan_discriminator_loss, gan_generator_loss, gradient_penalty
 
 
@@ -128,3 +130,33 @@ def test_straight_through_is_binary_forward_and_identity_backward():
     assert set(np.asarray(straight_through(p, jax.random.key(0))).tolist()) <= {0.0, 1.0}
     grad = jax.grad(lambda q: jnp.sum(straight_through(q) * jnp.array([1.0, 2.0, 3.0])))(p)
     np.testing.assert_allclose(grad, [1.0, 2.0, 3.0])
+
+
+def test_a_voice_is_a_softmax_over_its_pitches_and_a_rest():
+    g = Generator(private=(8, 4), shared=(16, 8, 8), voices=True)
+    z = jax.random.normal(jax.random.key(0), (3, 10))
+    params = jax.jit(g.init)(jax.random.key(1), z)["params"]
+    logits = jax.jit(g.apply)({"params": params}, z)
+    assert logits.shape == (3, 4, 4, 16, 49)  # 48 pitches and a rest
+    probs = roll_probabilities(logits, voices=True)
+    assert probs.shape == (3, 4, 4, 16, 48)
+    full = np.exp(np.asarray(logits, np.float64) - np.asarray(logits, np.float64).max(-1, keepdims=True))
+    full /= full.sum(-1, keepdims=True)
+    np.testing.assert_allclose(probs, full[..., :48], rtol=1e-5, atol=1e-7)
+    hard = np.asarray(binary_roll(probs, voices=True))
+    assert set(np.unique(hard)) <= {0.0, 1.0} and hard.sum(-1).max() <= 1
+    choice = np.where(hard.any(-1), hard.argmax(-1), 48)
+    np.testing.assert_array_equal(choice, full.argmax(-1))  # the most probable of pitches and rest
+
+
+def test_voice_draws_follow_the_softmax():
+    p = jnp.array([0.5, 0.0, 0.2, 0.1])  # the rest is 0.2
+    draws = np.asarray(binary_roll(jnp.tile(p, (20000, 1)), voices=True, key=jax.random.key(3)))
+    assert draws.sum(-1).max() == 1 and draws.shape == (20000, 4)
+    freq = np.append(draws.mean(0), 1 - draws.sum(-1).mean())
+    np.testing.assert_allclose(freq, [0.5, 0.0, 0.2, 0.1, 0.2], atol=0.015)  # 5 sigma at n = 20000
+    rest_only = np.asarray(binary_roll(jnp.zeros((2, 4)), voices=True, key=jax.random.key(4)))
+    assert not rest_only.any()
+    grad = jax.grad(lambda q: jnp.sum(straight_through(q, voices=True) * jnp.arange(4.0)))(p)
+    np.testing.assert_allclose(grad, np.arange(4.0))
+    np.testing.assert_array_equal(straight_through(p, voices=True), [1.0, 0.0, 0.0, 0.0])

@@ -172,6 +172,17 @@ def test_report_samples_and_written_outputs(task, tmp_path):
         assert (tmp_path / path).exists() if not path.startswith("/") else __import__("os").path.exists(path)
 
 
+def test_voices_train_and_sing_one_pitch_at_a_time():
+    task = pianoroll_gan.make(get_config("tiny,voices"))
+    state = jax.jit(task.init)(jax.random.key(0))
+    state, metrics = jax.jit(task.train_step)(state, task.batch(0), jax.random.key(1))
+    assert float(metrics["finite"]) == 1
+    for how in ("threshold", "bernoulli"):
+        rolls = task.extra["generate"](state.g_ema, 20, seed=2, binarize=how)
+        assert rolls.shape == (20, 4, 4, 16, 48) and rolls.sum(-1).max() <= 1 and rolls.any()
+    np.testing.assert_array_equal(rolls, task.extra["generate"](state.g_ema, 20, seed=2, binarize="bernoulli"))
+
+
 @pytest.mark.slow
 def test_the_single_track_essen_variant_trains():
     """Essen melodies as one track (builds the Essen corpus on first use)."""
