@@ -62,6 +62,7 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
     c.data.min_pitch = 21  # A0, key 0
     c.data.num_keys = 88
     c.data.split_fractions = (0.6, 0.8)  # our piece-level split, the original's proportions
+    c.data.split_by = "melody"  # melody: a re-harmonised tune in one split only | piece: by source id, as the original
     c.data.max_transpose = 0  # training windows shifted by up to +-k keys (augmentation; evaluation stays in C)
 
     c.model = ml_collections.ConfigDict()

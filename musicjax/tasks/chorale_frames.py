@@ -4,9 +4,11 @@ the 88 piano keys; the score is the NLL per frame in nats (the sum over the 88 k
 log-probability, summed over every frame of the split, divided by the number of frames).
 
 Split: ours, not the original 229/76/77. All chorales of the corpus are re-split 60/20/20 (the
-original's proportions) on the hash of the soprano's interval-and-duration sequence, so that a
-melody Bach harmonised more than once sits in one split only (the original split keeps no such
-rule). Frame t is predicted from frames < t; the first from a zero frame, as in the original.
+original's proportions) on a stable hash: by default (`split_by="melody"`) of the soprano's
+interval-and-duration sequence, so that a melody Bach harmonised more than once (with the same
+rhythm) sits in one split only; with `split_by="piece"`, of the piece's source id alone, so that
+two harmonisations of one tune may fall in different splits, as in the original split (which
+keeps no rule about them). Frame t is predicted from frames < t; the first from a zero frame, as in the original.
 
 Models (`models/polyphonic.py`): an LSTM or the Music Transformer's stack over the frames, with
 independent sigmoid outputs per key or a NADE over the keys."""
@@ -51,6 +53,11 @@ class FrameSpec:
     min_pitch: int = 21  # A0: key 0 of 88
     num_keys: int = 88
     split_fractions: tuple[float, float] = (0.6, 0.8)  # train below the first, valid below the second
+    split_by: str = "melody"  # melody (a re-harmonised tune in one split only) | piece (the source id)
+
+    def __post_init__(self):
+        if self.split_by not in ("melody", "piece"):
+            raise ValueError(f"split_by must be melody or piece, got {self.split_by!r}")
 
     @property
     def codec(self) -> PianorollCodec:
@@ -84,7 +91,8 @@ def split_pieces(spec: FrameSpec) -> dict:
                 reason = "no_notes" if str(e) == "no notes" else "off_the_keyboard"
                 out["skipped"][reason] = out["skipped"].get(reason, 0) + 1
                 continue
-            ours = corpora.split_of(corpora.melody_fingerprint(score), spec.split_fractions)
+            key = corpora.melody_fingerprint(score) if spec.split_by == "melody" else score.meta.source_id
+            ours = corpora.split_of(key, spec.split_fractions)
             out[ours].append((score.meta.source_id, frames))
     for split in ("train", "valid", "test"):
         out[split].sort(key=lambda p: p[0])
@@ -158,7 +166,8 @@ def model_from_config(config) -> FrameModel:
 
 def make(config) -> Task:
     d = config.data
-    spec = FrameSpec(d.corpus, d.frames_per_quarter, d.min_pitch, d.num_keys, tuple(d.split_fractions))
+    spec = FrameSpec(d.corpus, d.frames_per_quarter, d.min_pitch, d.num_keys, tuple(d.split_fractions),
+                     d.get("split_by", "melody"))
     model = model_from_config(config)
     tx, schedule = optimizer_from_config(config.train)
     seq_len, batch_size, seed = config.train.seq_len, config.train.batch_size, config.seed

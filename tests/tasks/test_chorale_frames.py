@@ -42,12 +42,26 @@ def test_pieces_move_their_notated_tonic_to_c_by_the_smaller_shift(chorales):
     assert cf.shift_to_c(g_major) == 5 and cf.shift_to_c(f_sharp_minor) == -6
 
 
-def test_split_keeps_a_melody_in_one_split_and_counts_every_frame():
-    pieces = cf.split_pieces(SPEC)
-    ids = [set(i for i, _ in pieces[s]) for s in ("train", "valid", "test")]
-    assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
-    n = sum(len(pieces[s]) for s in ("train", "valid", "test"))
-    assert 0.5 < len(pieces["train"]) / n < 0.7 and len(pieces["test"]) > 40
+def test_split_keeps_a_melody_in_one_split_and_counts_every_frame(chorales):
+    from musicjax.data.corpora import melody_fingerprint, split_of
+
+    fingerprint = {s.meta.source_id: melody_fingerprint(s) for s in chorales}
+    by_piece = cf.split_pieces(cf.FrameSpec(split_by="piece"))
+    for spec, pieces in ((SPEC, cf.split_pieces(SPEC)), (None, by_piece)):
+        ids = [set(i for i, _ in pieces[s]) for s in ("train", "valid", "test")]
+        assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
+        n = sum(len(pieces[s]) for s in ("train", "valid", "test"))
+        assert n == len(chorales) and 0.5 < len(pieces["train"]) / n < 0.7 and len(pieces["test"]) > 40
+        split = {i: s for s, group in zip(("train", "valid", "test"), ids) for i in group}
+        if spec is SPEC:  # pieces of one melody share a split, and some melodies have several pieces
+            tunes = {}
+            for i, f in fingerprint.items():
+                tunes.setdefault(f, set()).add(split[i])
+            assert all(len(v) == 1 for v in tunes.values()) and len(tunes) < len(fingerprint)
+        else:
+            assert all(split[i] == split_of(i, (0.6, 0.8)) for i in split)
+    with pytest.raises(ValueError, match="split_by"):
+        cf.FrameSpec(split_by="tune")
 
 
 def test_transposed_training_windows_are_the_same_notes_moved_on_the_keyboard():
