@@ -228,14 +228,19 @@ def summary(rows: dict) -> tuple[float, float]:
             float(np.mean(decided)) if decided else math.nan)
 
 
-def compare(real: dict, generated: dict, tolerance: float = 0.10) -> dict:
+def compare(real: dict, generated: dict, tolerance: float = 0.10, halves: tuple[dict, dict] | None = None) -> dict:
     """Per metric {real, generated, relative_difference, within}; `within` tests the relative
-    difference against `tolerance` (None where it is undefined: a real value of 0)."""
+    difference against `tolerance` (None where it is undefined: a real value of 0). With `halves`
+    (the metrics of two halves of the real set), also `halves_difference`: how far the real set's
+    own halves lie apart (half B from half A), the scale of sampling noise for that metric, as
+    the real-vs-real Fréchet distance is for the generated one."""
     rows = {}
     for k in real:
         rel = relative_difference(real[k], generated.get(k, math.nan))
         rows[k] = {"real": real[k], "generated": generated.get(k, math.nan), "relative_difference": rel,
                    "within": None if math.isnan(rel) else bool(rel <= tolerance)}
+        if halves is not None:
+            rows[k]["halves_difference"] = relative_difference(halves[0].get(k, math.nan), halves[1].get(k, math.nan))
     return rows
 
 
@@ -255,15 +260,17 @@ def frechet_distance(a, b) -> float:
 
 
 def markdown_table(rows: dict, real_label: str = "real", generated_label: str = "generated") -> str:
-    """`compare`'s rows as a Markdown table."""
+    """`compare`'s rows as a Markdown table (with the real halves' difference where the rows have it)."""
     fmt = lambda v: "–" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.3f}"
-    lines = [f"| metric | {real_label} | {generated_label} | rel. difference | within 10% |",
-             "| --- | --- | --- | --- | --- |"]
+    pct = lambda v: "–" if math.isnan(v) else ("∞" if math.isinf(v) else f"{100 * v:.1f}%")
+    halves = bool(rows) and all("halves_difference" in r for r in rows.values())
+    lines = [f"| metric | {real_label} | {generated_label} | rel. difference | within 10% |" +
+             (" real halves' rel. difference |" if halves else ""),
+             "| --- | --- | --- | --- | --- |" + (" --- |" if halves else "")]
     for k, r in rows.items():
         within = {True: "yes", False: "no", None: "–"}[r["within"]]
-        rel = r["relative_difference"]
-        rel = "–" if math.isnan(rel) else ("∞" if math.isinf(rel) else f"{100 * rel:.1f}%")
-        lines.append(f"| {k} | {fmt(r['real'])} | {fmt(r['generated'])} | {rel} | {within} |")
+        lines.append(f"| {k} | {fmt(r['real'])} | {fmt(r['generated'])} | {pct(r['relative_difference'])} | {within} |" +
+                     (f" {pct(r['halves_difference'])} |" if halves else ""))
     return "\n".join(lines)
 
 

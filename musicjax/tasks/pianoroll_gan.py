@@ -480,7 +480,9 @@ def make(config) -> Task:
         moved = np.stack([shift_pitches(r, int(k)) for r, k in zip(d["rolls"], shift)])
         logits, emb = classify(moved)
         labels = (d["key"] % 12 + shift) % 12 + 12 * (d["key"] // 12)
-        return {"metrics": pm.all_metrics(d["rolls"], spec.min_pitch, names, e.qualified_steps), "halves": (a, b),
+        metrics = lambda rolls: pm.all_metrics(rolls, spec.min_pitch, names, e.qualified_steps)
+        return {"metrics": metrics(d["rolls"]), "halves": (a, b), "halves_metrics": (metrics(d["rolls"][a]),
+                                                                                       metrics(d["rolls"][b])),
                 "embedding": emb, "frechet_real_vs_real": pm.frechet_distance(emb[a], emb[b]),
                 "classifier_accuracy": float((logits.argmax(-1) == labels).mean())}
 
@@ -491,7 +493,8 @@ def make(config) -> Task:
         emb = classify(rolls)[1]
         fd = 0.5 * (pm.frechet_distance(emb[:len(a)], real["embedding"][b]) +
                     pm.frechet_distance(emb[len(a):len(a) + len(b)], real["embedding"][a]))
-        rows = pm.compare(real["metrics"], pm.all_metrics(rolls, spec.min_pitch, names, e.qualified_steps))
+        rows = pm.compare(real["metrics"], pm.all_metrics(rolls, spec.min_pitch, names, e.qualified_steps),
+                          halves=real["halves_metrics"])
         error, within = pm.summary(rows)
         return {"frechet": fd, "frechet_real_vs_real": real["frechet_real_vs_real"],
                 "frechet_ratio": fd / max(real["frechet_real_vs_real"], 1e-12), "metric_error": error,
@@ -519,11 +522,14 @@ def make(config) -> Task:
                                      f"{split}_accuracy": real["classifier_accuracy"],
                                      "halves_segments": [len(h) for h in real["halves"]]}
         j = out[e.binarize]
+        halves = [r["halves_difference"] for r in j["rows"].values() if not np.isnan(r["halves_difference"])]
+        out["real_halves_within_10pct"] = float(np.mean(np.array(halves) <= 0.10)) if halves else float("nan")
         out["markdown"] = (pm.markdown_table(j["rows"], f"real ({split})", f"generated ({e.binarize})") +
                            f"\n\nFréchet distance (key-classifier embedding, {e.embed_dim}-d): generated "
                            f"{j['frechet']:.3f}, real vs real (two halves of {split}) {j['frechet_real_vs_real']:.3f}"
                            f" (ratio {j['frechet_ratio']:.2f}); metrics within 10%: "
-                           f"{100 * j['metrics_within_10pct']:.0f}%\n")
+                           f"{100 * j['metrics_within_10pct']:.0f}% (the two real halves lie within 10% of each "
+                           f"other on {100 * out['real_halves_within_10pct']:.0f}% of them)\n")
         return out
 
     def sample(state, num: int, seed: int, binarize: str | None = None, qpm: float | None = None, **_) -> list[Score]:

@@ -130,6 +130,13 @@ def test_compare_and_markdown_table():
     table = pm.markdown_table(rows)
     assert table.splitlines()[2].startswith("| a | 2.000 | 2.100 | 5.0% | yes |")
     assert table.splitlines()[5] == "| d | 3.000 | – | ∞ | no |"
+    halves = ({"a": 2.0, "b": 0.0, "c": 1.0, "d": 3.0}, {"a": 1.5, "b": 1.0, "c": 1.2, "d": 3.0})
+    rows = pm.compare({"a": 2.0, "b": 0.0, "c": 1.0, "d": 3.0}, {"a": 2.1, "b": 0.5, "c": 4.0, "d": math.nan},
+                      halves=halves)
+    assert rows["a"]["halves_difference"] == pytest.approx(0.25) and math.isnan(rows["b"]["halves_difference"])
+    assert pm.summary(rows) == (error, within)  # the halves inform, they do not move the goal
+    table = pm.markdown_table(rows).splitlines()
+    assert table[0].endswith("| real halves' rel. difference |") and table[2].endswith("| yes | 25.0% |")
 
 
 def test_frechet_distance_known_values():

@@ -161,6 +161,7 @@ def test_report_samples_and_written_outputs(task, tmp_path):
     assert report["default_binarization"] == "threshold" and {"threshold", "bernoulli"} <= set(report)
     t = report["threshold"]
     assert t["frechet_real_vs_real"] > 0 and np.isfinite(t["frechet"]) and "eb_soprano" in t["rows"]
+    assert 0 < report["real_halves_within_10pct"] < 1 and t["rows"]["upc_soprano"]["halves_difference"] >= 0
     assert report["markdown"].startswith("| metric | real (valid) | generated (threshold) |")
     scores = task.sample(state, 3, seed=5, temperature=0.9, primer=None)
     assert len(scores) == 3 and all(len(s.parts) == 4 for s in scores)
