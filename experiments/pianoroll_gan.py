@@ -5,26 +5,42 @@ piece, the 4/4 four-part ones read (2,343 / 289 / 383 segments, one per bar).
 Run:      musicjax train experiments/pianoroll_gan.py:default --workdir runs/gan
 Evaluate: musicjax evaluate --workdir runs/gan --split test
 Variants (comma-joined, e.g. `tiny,hinge`): default = wgan_gp (MuseGAN's own recipe: WGAN-GP,
-5 critic steps, Adam lr 1e-3, β 0.5/0.9, the critic reading the probabilities); bce
-(non-saturating) and hinge (DCGAN's: one critic step, lr 2e-4, β 0.5/0.999, the critic reading
-straight-through binary rolls); essen (one track: Essen melodies in 4/4 and 2/4, C3-B6); large
-(MuseGAN-sized widths, batch 64, 20k steps: for a quiet machine or an accelerator); tiny (seconds;
-tests).
+5 critic steps, Adam lr 1e-3, β 0.5/0.9, the critic reading the probabilities); voices (each track
+one voice: a softmax over its pitches and a rest at every step, as every chorale part sings; the
+best here); bce (non-saturating) and hinge (DCGAN's: one critic step, lr 2e-4, β 0.5/0.999, the
+critic reading straight-through binary rolls); essen (one track: Essen melodies in 4/4 and 2/4,
+C3-B6); large (MuseGAN-sized widths, batch 64, 20k steps: for a quiet machine or an accelerator);
+tiny (seconds; tests).
 
-Measured 2026-12-01 on the project's 2-core CPU machine while other jobs shared it (load average
-7-14): `default`, 700 composite steps (3,500 critic + 700 generator updates, batch 32) in 15 min 54 s
-wall (run to 500, then resumed to 700: the loop resumes exactly), 0.7-1.4 steps/s. Best checkpoint
-by validation FD: step 625. Test split, 383 real segments vs as many samples (threshold 0.5):
-Fréchet distance 188.3 vs 4.87 real-vs-real (38.7x; goal 2x); 5 of 31 metrics within 10% of the
-real value (QN soprano/alto/bass, TD alto-tenor, texture), mean relative difference 0.32 (each
-capped at 1). Real -> generated: UPC 3.0-3.9 -> 3.3-4.5, QN 83/62/55/54% -> 76/59/64/52%,
-polyphony 1.00 -> 1.21-1.35, pitch range 8.1-13.8 -> 12.9-20.2, notes in key 93% -> 68%, TD
-0.75-0.93 -> 0.95-1.06, voice crossings 0.03-0.8% -> 2.1-3.6%, texture 3.92 -> 4.05. Bernoulli
-binarisation: FD 193.4, mean relative difference 0.45. Validation FD fell at every evaluation but
-the last (759, 336, 252, 233, 208, 211): the run is far from converged, not at a plateau.
-Tries (200-1,000 steps): bce (the critic reading probabilities, or straight-through threshold or
-Bernoulli rolls) and hinge (probabilities) let the critic win outright (loss -> 1e-4) and the
-samples drift (bce, straight-through: FD 723 at step 500, 3,320 at 1,000); WGAN-GP kept improving.
+Measured 2026-12-06 on the 2-core AMD EPYC (Zen 3), the two chorale runs side by side (each about
+2.2 composite steps/s; one alone runs 4.3), 12,000 composite steps of batch 32 (60,000 critic and
+12,000 generator updates), about 95 min each:
+  musicjax train experiments/pianoroll_gan.py:voices --workdir runs/gan_voices \
+      --set train.num_steps=12000 --set eval_every=1000 --set checkpoint_every=1000
+  musicjax evaluate --workdir runs/gan_voices --split test
+Test split, 363 real segments of 37 chorales vs as many samples (threshold), best checkpoint by
+validation Fréchet distance; real-vs-real FD 2.765 (the two halves of the test set):
+  variant   step    FD (ratio)       metrics within 10%   mean rel. diff.   in key (real 93.1%)
+  voices    8,000   6.32 (2.29x)     22 of 31 (71%)       0.115             86.1%
+  default   12,000  7.34 (2.65x)     22 of 31 (71%)       0.127             85.6%
+Goals: FD within 2x, not met (2.29x); every metric within 10%, not met. What misses, voices:
+pitch range 12-20% wider than real in every voice, QN bass 13% (46.6 vs 53.7%), TD soprano-bass
+11%, and the three voice-crossing rates (real 0.035 / 0.75 / 0.74% of steps; the test set's own
+halves differ by 6.5% and 83% on the two that are defined: below 1% of steps these rates are
+sampling noise). The real halves lie within 10% of each other on 29 of the 30 metrics where
+their difference is defined (`eval_test.md`'s last column). Without voices the parts sound 1.07-1.09 pitches at a time
+(real: 1.00). Bernoulli draws: FD 6.12 / 7.28, metrics 61% / 58%. On validation the FD ratio
+fell to ~0.8 by 5,000 steps in both runs (valid real-vs-real 13.2) and stayed there: the key
+classifier's embedding no longer tells generated from real there, the metrics still do.
+Second data point, `essen,voices` (one track, 4,000 steps alone, ~15 min; best at 4,000, 5,000 no
+better): test 2,946 segments of 437 tunes, FD 2.55 vs 1.58 real-vs-real (**1.62x**: within 2x);
+6 of 7 metrics within 10% (pitch range 12.3 vs 10.8 semitones, 14%; in key 87.6 vs 95.0%).
+The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
+metrics: it was far from converged, not the model's limit.
+Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
+threshold or Bernoulli rolls) and hinge (probabilities) let the critic win outright (loss -> 1e-4)
+and the samples drift (bce, straight-through: FD 723 at step 500, 3,320 at 1,000); WGAN-GP kept
+improving.
 """
 
 import ml_collections
