@@ -1,6 +1,7 @@
 """Piano-roll GAN (MuseGAN's shared temporal network + per-track bar generators) on 4-bar segments
 of the four chorale voices: 16 steps a bar, 48 pitches (C2-B5), 4 tracks; 274/33/43 chorales by
-piece, the 4/4 four-part ones read (2,343 / 289 / 383 segments, one per bar).
+piece, the 4/4 four-part ones read: 236 / 26 / 37 pieces, 2,186 / 272 / 363 segments, one per bar
+from the first bar line (before pickups were read, 2026-12-01: 2,343 / 289 / 383).
 
 Run:      musicjax train experiments/pianoroll_gan.py:default --workdir runs/gan
 Evaluate: musicjax evaluate --workdir runs/gan --split test
