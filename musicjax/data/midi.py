@@ -53,7 +53,7 @@ def _verse_tag(raw: str) -> tuple[int | None, str]:
     """(the verse a "[vN]" prefix names, the rest), or (None, raw) without one."""
     if raw.startswith("[v") and "]" in raw:
         head, rest = raw[2:].split("]", 1)
-        if head.isdigit():
+        if head.isascii() and head.isdigit():  # what the writer puts there (str.isdigit takes "²" too)
             return int(head), rest
     return None, raw
 

@@ -71,6 +71,18 @@ def test_foreign_midi_lyrics_in_conductor_track_attach_to_notes(tmp_path):
     assert s.end_q.tolist() == [1.0, 1.5]
 
 
+def test_a_lyric_that_only_looks_like_a_verse_tag_is_read_as_text(tmp_path):
+    mf = mido.MidiFile(ticks_per_beat=480)
+    events = []
+    for k, text in enumerate(["[v2]la-", "[v\u00b2]lo", "[vx]li"]):
+        events += [mido.MetaMessage("lyrics", text=text, time=0), mido.Message("note_on", note=60 + k, velocity=90),
+                   mido.Message("note_off", note=60 + k, time=480)]
+    mf.tracks.append(mido.MidiTrack(events))
+    mf.save(tmp_path / "f.mid")
+    s = read_score(tmp_path / "f.mid")
+    assert s.lyric_text == ("la", "[v\u00b2]lo", "[vx]li") and s.lyric_verse.tolist() == [2, 1, 1]
+
+
 def _absurd_ticks(path):
     mf = mido.MidiFile()
     mf.tracks.append(mido.MidiTrack([mido.Message("note_on", note=60, velocity=90, time=0),
