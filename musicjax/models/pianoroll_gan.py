@@ -146,7 +146,7 @@ def roll_probabilities(logits, voices: bool = False):
     return jax.nn.sigmoid(logits.astype(jnp.float32))
 
 
-def binary_roll(probs, voices: bool = False, key=None):
+def binary_roll(probs, key=None, voices: bool = False):
     """probs [..., pitches] -> 0/1 of the same shape and dtype. Per pixel: a threshold at 0.5, or
     Bernoulli draws given `key`. With `voices` (a step's pitches sum to at most 1, the rest is the
     remainder): the most probable of the pitches and the rest, or one categorical draw given `key`
@@ -258,4 +258,4 @@ class SegmentClassifier(nn.Module):
 def straight_through(probs, key=None, voices: bool = False):
     """Binary values forward (`binary_roll`: thresholded, or drawn given `key`), the
     probabilities' gradient backward (BinaryMuseGAN's binary neurons)."""
-    return probs + jax.lax.stop_gradient(binary_roll(probs, voices, key) - probs)
+    return probs + jax.lax.stop_gradient(binary_roll(probs, key, voices) - probs)

@@ -442,7 +442,7 @@ def make(config) -> Task:
     @functools.partial(jax.jit, static_argnames="draw")
     def binary_rows(params, z, key, draw: bool):
         probs = roll_probabilities(generator.apply({"params": params}, z), generator.voices)
-        return binary_roll(probs, generator.voices, key if draw else None).astype(bool)
+        return binary_roll(probs, key if draw else None, generator.voices).astype(bool)
 
     def generate(params, num: int, seed: int, binarize: str = "threshold") -> np.ndarray:
         """[num, tracks, bars, steps, pitches] bool: z ~ N(0, I) from key(seed), binarised
@@ -450,10 +450,16 @@ def make(config) -> Task:
         if binarize not in BINARIZE:
             raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, got {binarize!r}")
         k_z, k_b = jax.random.split(jax.random.key(seed))
-        out = [np.asarray(jax.device_get(binary_rows(
-            params, jax.random.normal(jax.random.fold_in(k_z, i), (min(256, num - i), z_dim)),
-            jax.random.fold_in(k_b, i), binarize == "bernoulli"))) for i in range(0, num, 256)]
+        out = []
+        for i in range(0, num, 256):
+            z = jax.random.normal(jax.random.fold_in(k_z, i), (min(256, num - i), z_dim))
+            rows = binary_rows(params, z, jax.random.fold_in(k_b, i), binarize == "bernoulli")
+            out.append(np.asarray(jax.device_get(rows)))
         return np.concatenate(out) if out else np.zeros((0,) + spec.shape, bool)
+
+    def metrics(rolls: np.ndarray) -> dict:
+        """Every metric of a roll set (`pianoroll_metrics.all_metrics` on this task's tracks)."""
+        return pm.all_metrics(rolls, spec.min_pitch, names, e.qualified_steps)
 
     classifier = SegmentClassifier(24, e.embed_dim)
 
@@ -486,7 +492,6 @@ def make(config) -> Task:
         moved = np.stack([shift_pitches(r, int(k)) for r, k in zip(d["rolls"], shift)])
         logits, emb = classify(moved)
         labels = (d["key"] % 12 + shift) % 12 + 12 * (d["key"] // 12)
-        metrics = lambda rolls: pm.all_metrics(rolls, spec.min_pitch, names, e.qualified_steps)
         return {"metrics": metrics(d["rolls"]), "halves": (a, b), "halves_metrics": (metrics(d["rolls"][a]),
                                                                                        metrics(d["rolls"][b])),
                 "embedding": emb, "frechet_real_vs_real": pm.frechet_distance(emb[a], emb[b]),
@@ -499,8 +504,7 @@ def make(config) -> Task:
         emb = classify(rolls)[1]
         fd = 0.5 * (pm.frechet_distance(emb[:len(a)], real["embedding"][b]) +
                     pm.frechet_distance(emb[len(a):len(a) + len(b)], real["embedding"][a]))
-        rows = pm.compare(real["metrics"], pm.all_metrics(rolls, spec.min_pitch, names, e.qualified_steps),
-                          halves=real["halves_metrics"])
+        rows = pm.compare(real["metrics"], metrics(rolls), halves=real["halves_metrics"])
         error, within = pm.summary(rows)
         return {"frechet": fd, "frechet_real_vs_real": real["frechet_real_vs_real"],
                 "frechet_ratio": fd / max(real["frechet_real_vs_real"], 1e-12), "metric_error": error,

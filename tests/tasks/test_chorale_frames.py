@@ -46,14 +46,14 @@ def test_split_keeps_a_melody_in_one_split_and_counts_every_frame(chorales):
     from musicjax.data.corpora import melody_fingerprint, split_of
 
     fingerprint = {s.meta.source_id: melody_fingerprint(s) for s in chorales}
-    by_piece = cf.split_pieces(cf.FrameSpec(split_by="piece"))
-    for spec, pieces in ((SPEC, cf.split_pieces(SPEC)), (None, by_piece)):
+    for by in ("melody", "piece"):
+        pieces = cf.split_pieces(cf.FrameSpec(split_by=by))
         ids = [set(i for i, _ in pieces[s]) for s in ("train", "valid", "test")]
         assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
         n = sum(len(pieces[s]) for s in ("train", "valid", "test"))
         assert n == len(chorales) and 0.5 < len(pieces["train"]) / n < 0.7 and len(pieces["test"]) > 40
         split = {i: s for s, group in zip(("train", "valid", "test"), ids) for i in group}
-        if spec is SPEC:  # pieces of one melody share a split, and some melodies have several pieces
+        if by == "melody":  # pieces of one melody share a split, and some melodies have several pieces
             tunes = {}
             for i, f in fingerprint.items():
                 tunes.setdefault(f, set()).add(split[i])
