@@ -97,6 +97,7 @@ def midi_number_to_key(number: int) -> str:
     return key_signature_name(*_key_number_to_fifths(number))
 
 
+@functools.lru_cache(maxsize=64)
 def key_signature_name(fifths: int, minor: int) -> str:
     return f"{_MIDO_MINOR[fifths][:-1]} minor" if minor else f"{_MIDO_MAJOR[fifths]} major"
 
@@ -122,9 +123,9 @@ _MIDO_MINOR = {-7: "Abm", -6: "Ebm", -5: "Bbm", -4: "Fm", -3: "Cm", -2: "Gm", -1
 # ---- reading: the file's chunks ----------------------------------------------------------------
 
 
-def _midi_chunks(path, data: bytes) -> tuple[int, list[int], list[int]]:
-    """(ticks per quarter, where each MTrk chunk's body starts in `data`, its size); refuses what no
-    parser should be handed."""
+def _midi_header(path, data: bytes) -> tuple[int, int, int]:
+    """(ticks per quarter, where the chunks after the header start in `data`, the tracks the
+    header declares); refuses what no parser should be handed."""
     if not data:
         raise ScoreError(path, "empty file")
     start = 0
@@ -139,18 +140,7 @@ def _midi_chunks(path, data: bytes) -> tuple[int, list[int], list[int]]:
         raise ScoreError(path, "SMPTE time division, which is not supported (only ticks per quarter note)")
     if declared > limits.MAX_MIDI_TRACKS:
         raise ScoreError(path, f"{declared:,} tracks; the limit is {limits.MAX_MIDI_TRACKS:,}")
-    pos, starts, sizes = start + 8 + header_len, [], []
-    while pos + 8 <= len(data) and len(starts) < declared:
-        kind, size = data[pos:pos + 4], int.from_bytes(data[pos + 4:pos + 8], "big")
-        held = min(size, len(data) - pos - 8)
-        if held < size:
-            raise ScoreError(path, f"not a readable MIDI file (truncated: track {len(starts) + 1} holds "
-                                   f"{held:,} of its {size:,} bytes)")
-        if kind == b"MTrk":  # other chunk types are skipped, as the standard says
-            starts.append(pos + 8)
-            sizes.append(size)
-        pos += 8 + size
-    return division, starts, sizes
+    return division, start + 8 + header_len, declared
 
 
 class _Metas:
@@ -158,20 +148,45 @@ class _Metas:
     rows `metas` [m, 5] (track, tick, kind, payload start, payload length)."""
 
     def __init__(self, data: bytes, metas: np.ndarray):
-        rows = metas.tolist()  # a plain file has a few (its track names): cheaper than numpy masks
+        if len(metas) <= 16:  # most files: their track names, where numpy's masks cost more
+            rows = metas.tolist()
+            named = [r for r in rows if r[2] == 0x03]
+            texts = [r for r in rows if r[2] in (0x01, 0x06) and r[4] > 0]  # text (FF 01), marker (FF 06)
+            sung = any(r[2] == 0x05 for r in rows)
+        else:
+            kind = metas[:, 2]
+            named = metas[kind == 0x03].tolist()
+            texts = metas[((kind == 0x01) | (kind == 0x06)) & (metas[:, 4] > 0)].tolist()
+            sung = bool((kind == 0x05).any())
         self.names: dict[int, str] = {}  # track -> its (last) name
-        for track, _, kind, at, size in rows:
-            if kind == 0x03:
-                self.names[track] = _text(data[at:at + size])
-        lyrics = [r for r in rows if r[2] == 0x05]
-        words = _payload_texts(data, lyrics)
-        sung = [k for k, word in enumerate(words) if word.strip()]
-        # lyric events: track [k], tick [k] (tracks ascending, file order within one), raw texts
-        self.lyrics: tuple = (np.array([lyrics[k][0] for k in sung], np.int64),
-                              np.array([lyrics[k][1] for k in sung], np.int64), [words[k] for k in sung])
-        texts = [r for r in rows if r[2] in (0x01, 0x06) and r[4] > 0]  # text (FF 01), marker (FF 06)
+        for track, _, _, at, size in named:
+            self.names[track] = _text(data[at:at + size])
+        # lyric events: track [k], tick [k] (tracks ascending, file order within one), texts
+        # [k], syllabic codes [k] (None: the texts are raw, hyphens on; `_lyrics_from_midi_texts`)
+        self.lyrics: tuple = _lyric_events(data, metas) if sung else _NO_LYRIC_EVENTS
         self.texts: list = [(track, tick, text, "text" if k == 0x01 else "marker")  # (track, tick, text, kind)
                             for (track, tick, k, _, _), text in zip(texts, _payload_texts(data, texts))]
+
+
+_NO_LYRIC_EVENTS = (np.empty(0, np.int64), np.empty(0, np.int64), (), None)
+
+
+def _lyric_events(data: bytes, metas: np.ndarray, compiled: bool = True) -> tuple:
+    """`_Metas.lyrics` of the LYRIC rows of `metas`: hyphens and blanks settled in compiled code
+    and the texts decoded at once where they allow it (`midi_kernel.lyric_payloads`), else (or
+    not `compiled`) raw text by text."""
+    rows, hyphens, joined, plain = _kernel().lyric_payloads(np.frombuffer(data, np.uint8), metas)
+    if plain and compiled:
+        try:
+            texts = joined.tobytes().decode("utf-8").split("\x00") if len(rows) else []
+        except UnicodeDecodeError:
+            pass
+        else:
+            return metas[rows, 0], metas[rows, 1], texts, _SYLLABIC_OF_HYPHENS[hyphens]
+    lyrics = metas[metas[:, 2] == 0x05]
+    words = _payload_texts(data, lyrics.tolist())
+    sung = [k for k, word in enumerate(words) if word.strip()]
+    return lyrics[sung, 0], lyrics[sung, 1], [words[k] for k in sung], None
 
 
 def _text(payload: bytes) -> str:
@@ -235,9 +250,12 @@ def read_midi(path, data: bytes | None = None) -> Score:
     timed, in compiled code (`midi_kernel.read_file`)."""
     if data is None:
         data = read_capped(path, limits.MAX_FILE_BYTES["midi"], "a MIDI file")
-    tpq, starts, sizes = _midi_chunks(path, data)
-    columns, order, part_rows, metas, tempos, signatures, note_ons, error = _kernel().read_file(
-        np.frombuffer(data, np.uint8), np.array(starts, np.int64), np.array(sizes, np.int64), tpq, limits.MAX_NOTES)
+    tpq, pos, declared = _midi_header(path, data)
+    columns, order, part_rows, metas, tempos, signatures, note_ons, tracks, error = _kernel().read_file(
+        np.frombuffer(data, np.uint8), pos, declared, tpq, limits.MAX_NOTES)
+    if error[1] == _kernel().TRUNCATED:
+        raise ScoreError(path, f"not a readable MIDI file (truncated: track {int(error[0]) + 1} holds "
+                               f"{int(error[2]):,} of its {int(error[3]):,} bytes)")
     if error[1]:
         raise ValueError(_DECODE_ERRORS[int(error[1])](int(error[2]), int(error[3])))
     if note_ons > limits.MAX_NOTES:
@@ -253,23 +271,24 @@ def read_midi(path, data: bytes | None = None) -> Score:
     names = found.names
     parts = [_part(names.get(t, ""), program, channel == 9) for t, channel, program in part_rows.tolist()]
     if found.lyrics[2] or found.texts:
-        lyrics, title, texts = _words(path, tpq, len(starts), columns, order, part_rows, found)
+        lyrics, title, texts = _words(path, tpq, tracks, columns, order, part_rows, found)
     else:
         lyrics, texts = lyric_columns(()), []
-        title = names.get(0, "") if len(starts) > 1 else ""
-    signatures = signatures.tolist()  # (kind, tick, a, b)
-    time_signatures = _signature_map([r[1:] for r in signatures if r[0] == 0x58 and r[2] > 0 and r[3] > 0], tpq)
-    key_signatures = _signature_map([r[1:] for r in signatures if r[0] == 0x59 and -7 <= r[2] <= 7 and r[3] in (0, 1)],
-                                    tpq)
-    meta = _metadata(
-        title,
-        key_signature_name(int(key_signatures[0, 1]), int(key_signatures[0, 2])) if len(key_signatures) else "",
-        f"{int(time_signatures[0, 1])}/{int(time_signatures[0, 2])}" if len(time_signatures) else "",
-    )
+        title = names.get(0, "") if tracks > 1 else ""
+    time_rows, key_rows = [], []  # [tick, a, b] of the time and key signatures that mean something
+    for kind, tick, a, b in signatures.tolist():
+        if kind == 0x58:
+            if a > 0 and b > 0:
+                time_rows.append((tick, a, b))
+        elif -7 <= a <= 7 and b in (0, 1):
+            key_rows.append((tick, a, b))
+    time_rows, key_rows = _signature_map(time_rows, tpq), _signature_map(key_rows, tpq)
+    meta = _metadata(title, key_signature_name(*key_rows[0][1:]) if key_rows else "",
+                     f"{time_rows[0][1]}/{time_rows[0][2]}" if time_rows else "")
     # the Score `make_score` builds from these notes (tests/data/test_midi_reader_vs_pretty_midi.py
     # holds it to that), sorted and timed in compiled code
     return score_of_sorted_notes(*columns, parts=parts, lyrics=lyrics, tempos=tempos, meta=meta,
-                                 time_signatures=time_signatures, key_signatures=key_signatures,
+                                 time_signatures=time_rows, key_signatures=key_rows,
                                  texts=[(t / tpq, text, kind) for t, text, kind in texts])
 
 
@@ -286,7 +305,7 @@ def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_row
     (`midi_kernel.attach_lyrics`, whose docstring gives the rule)."""
     title = found.names.get(0, "") if num_tracks > 1 else ""
     texts = sorted((r[1:] for r in found.texts), key=lambda r: r[0])
-    track, tick, raws = found.lyrics
+    track, tick, raws, codes = found.lyrics
     if not raws and found.texts:
         (track, tick, raws), karaoke_title = _karaoke_words(found.texts, str(path).lower().endswith(".kar"))
         title = title or karaoke_title
@@ -294,6 +313,8 @@ def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_row
         return lyric_columns(()), title, texts
     note, ordinal = _kernel().attach_lyrics(columns[0], columns[1], columns[6], order, part_rows[:, 0],
                                             part_rows[:, 1] == 9, track, tick, tpq)
+    if codes is not None:  # texts without hyphens or verse tags (`_lyric_events`)
+        return (note, raws, codes, ordinal), title, texts
     return (note, *_lyrics_from_midi_texts(raws, ordinal)), title, texts
 
 
@@ -303,16 +324,16 @@ def _metadata(title: str, key: str, meter: str) -> Metadata:
     return Metadata(title=title, key=key, meter=meter)
 
 
-def _signature_map(rows: list, tpq: int) -> np.ndarray:
-    """[tick, a, b] rows in file order -> (quarter, a, b) rows in time order, each once: a
+def _signature_map(rows: list, tpq: int) -> list:
+    """(tick, a, b) rows in file order -> (quarter, a, b) rows in time order, each once: a
     signature repeated in several tracks is one signature."""
-    out = []
     if len(rows) <= 1:  # most files: one, or none
-        return np.array([(r[0] / tpq, r[1], r[2]) for r in rows], np.float64).reshape(-1, 3)
-    for r in sorted(dict.fromkeys(tuple(r) for r in rows), key=lambda r: r[0]):
-        if not out or tuple(out[-1][1:]) != tuple(r[1:]):
+        return [(r[0] / tpq, r[1], r[2]) for r in rows]
+    out = []
+    for r in sorted(dict.fromkeys(rows), key=lambda r: r[0]):
+        if not out or out[-1][1:] != r[1:]:
             out.append((r[0] / tpq, r[1], r[2]))
-    return np.array(out, np.float64).reshape(-1, 3)
+    return out
 
 
 def _karaoke_words(texts: list, is_kar: bool) -> tuple[tuple, str]:

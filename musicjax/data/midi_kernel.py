@@ -18,7 +18,7 @@ TEXT_META = (0x01, 0x03, 0x05, 0x06)
 TEMPO, TIME_SIGNATURE, KEY_SIGNATURE = 0x51, 0x58, 0x59
 
 # error codes (error[1]; the reader words them)
-OK, SYSTEM_MESSAGE, NO_STATUS, DATA_BYTE, DATA_BYTES, LONG_NUMBER, FAR_TIME = 0, 1, 2, 3, 4, 5, 6
+OK, SYSTEM_MESSAGE, NO_STATUS, DATA_BYTE, DATA_BYTES, LONG_NUMBER, FAR_TIME, TRUNCATED = 0, 1, 2, 3, 4, 5, 6, 7
 MAX_TICK = 1 << 53  # a later time cannot be a float's quarter exactly (and such a file is past every limit)
 
 
@@ -41,9 +41,35 @@ def _vlq(data, i, n):
 
 
 @numba.njit(cache=True, nogil=True)
-def read_file(data, track_start, track_size, tpq, max_notes):
-    """Decode the MTrk chunks data[track_start[t] : track_start[t] + track_size[t]] (data: uint8)
-    of a file at `tpq` ticks per quarter.
+def track_chunks(data, pos, declared, error):
+    """(where each of the first `declared` MTrk chunks' bodies starts in `data`, its size), the
+    chunks read from data[pos:] (other chunk types are skipped, as the standard says); a chunk
+    cut short by the end of the file sets error[:4] = (its number, TRUNCATED, the bytes it holds,
+    its size) and ends the list."""
+    n = data.shape[0]
+    starts = np.empty(declared, np.int64)
+    sizes = np.empty(declared, np.int64)
+    t = 0
+    while pos + 8 <= n and t < declared:
+        size = np.int64(0)
+        for b in range(4):
+            size = (size << 8) | np.int64(data[pos + 4 + b])
+        held = min(size, n - pos - 8)
+        if held < size:
+            error[0], error[1], error[2], error[3] = t, TRUNCATED, held, size
+            break
+        if data[pos] == ord("M") and data[pos + 1] == ord("T") and data[pos + 2] == ord("r") and data[pos + 3] == ord("k"):
+            starts[t] = pos + 8
+            sizes[t] = size
+            t += 1
+        pos += 8 + size
+    return starts[:t], sizes[:t]
+
+
+@numba.njit(cache=True, nogil=True)
+def read_file(data, pos, declared, tpq, max_notes):
+    """Decode the first `declared` MTrk chunks from data[pos:] (data: uint8; `track_chunks`) of
+    a file at `tpq` ticks per quarter.
 
     Returns
       columns: (pitch int16, start_q, end_q, start, end float64 seconds, velocity int16,
@@ -61,11 +87,18 @@ def read_file(data, track_start, track_size, tpq, max_notes):
         order; a payload of the wrong length is skipped;
       note_ons: every note-on, ended or not (counted past `max_notes`, beyond which no more notes
         are stored: the caller refuses such a file);
+      tracks: the MTrk chunks found;
       error [6] int64: (track, code, tick, value) of the first track that cannot be decoded (code
-        OK: none), then (tick, value) of the first tempo of 0 microseconds per quarter (tick -1:
-        none).
+        OK: none; code TRUNCATED: (track, code, bytes held, size) of a chunk cut short, and
+        nothing decoded), then (tick, value) of the first tempo of 0 microseconds per quarter
+        (tick -1: none).
     In each track what follows a truncated last event is ignored; a meta payload cut short by the
     end of the chunk is what remains of it."""
+    error = np.zeros(6, np.int64)
+    error[4] = -1
+    track_start, track_size = track_chunks(data, pos, declared, error)
+    if error[1] != OK:
+        track_start, track_size = track_start[:0], track_size[:0]
     n = 0
     for t in range(track_size.shape[0]):
         n += track_size[t]
@@ -80,8 +113,6 @@ def read_file(data, track_start, track_size, tpq, max_notes):
     metas = np.empty((n // 4 + 1, 5), np.int64)
     signatures = np.empty((n // 6 + 1, 4), np.int64)
     counts = np.zeros(4, np.int64)  # notes, metas, signatures, note-ons so far
-    error = np.zeros(6, np.int64)
-    error[4] = -1
     for t in range(track_size.shape[0]):
         _decode_track(data, track_start[t], track_start[t] + track_size[t], t, cap, on, head, tail, owner, raw,
                       metas, signatures, counts, error)
@@ -94,7 +125,7 @@ def read_file(data, track_start, track_size, tpq, max_notes):
     part_of, parts = _parts(raw)
     columns, order = _columns(raw, part_of, tpq, tempos)
     return (columns, order, parts, metas[:counts[1]].copy(), tempos, _signatures(signatures[:counts[2]]),
-            counts[3], error)
+            counts[3], track_start.shape[0], error)
 
 
 @numba.njit(cache=True, nogil=True)
@@ -271,13 +302,19 @@ def _append(on, head, tail, key, j):
 
 @numba.njit(cache=True, nogil=True)
 def _stable_order(key):
-    """Indices that sort `key` (int64 [n], each >= 0), ties in the order they came: a least
-    significant digit first radix sort, one byte a pass, as many passes as the largest key needs."""
+    """Indices that sort `key` (int64 [n], each >= 0), ties in the order they came: 0..n-1 when
+    `key` is already in order, else a least significant digit first radix sort, one byte a pass,
+    as many passes as the largest key needs."""
     n = key.shape[0]
     order = np.arange(n)
-    if n < 2:
+    top = 0
+    ascending = True
+    for i in range(n):
+        top = max(top, key[i])
+        if i and key[i] < key[i - 1]:
+            ascending = False
+    if ascending:  # most files' part keys and tempo maps: already in order
         return order
-    top = key.max()
     spare = np.empty(n, np.int64)
     count = np.empty(257, np.int64)
     shift = 0
@@ -293,6 +330,61 @@ def _stable_order(key):
             count[digit] += 1
         order, spare = spare, order
         shift += 8
+    return order
+
+
+@numba.njit(cache=True, nogil=True)
+def _merge_order(major, minor, order):
+    """`order` (a permutation of 0..n-1) stably sorted by (major, minor) of its entries: a
+    natural merge sort, its ascending runs merged pairwise until one is left: O(n) where `order`
+    is in order already, O(n log runs) in all, against a radix sort's pass per key byte. (A
+    chorale's notes, grouped by part, are one run per voice: two merge passes for four voices.)"""
+    n = order.shape[0]
+    bounds = np.empty(n + 1, np.int64)  # where each run starts, then n
+    runs = 0
+    for r in range(n):
+        if r == 0:
+            bounds[0] = 0
+            runs = 1
+            continue
+        a, b = order[r - 1], order[r]
+        if major[b] < major[a] or (major[b] == major[a] and minor[b] < minor[a]):
+            bounds[runs] = r
+            runs += 1
+    bounds[runs] = n
+    order = order.copy()
+    if runs <= 1:
+        return order
+    spare = np.empty(n, np.int64)
+    while runs > 1:
+        merged = 0
+        for r in range(0, runs, 2):
+            lo = bounds[r]
+            mid = bounds[r + 1]
+            hi = bounds[r + 2] if r + 2 <= runs else mid
+            i, j, out = lo, mid, lo
+            while i < mid and j < hi:  # on a tie the left run's entry (it came first) goes first
+                a, b = order[i], order[j]
+                if major[b] < major[a] or (major[b] == major[a] and minor[b] < minor[a]):
+                    spare[out] = b
+                    j += 1
+                else:
+                    spare[out] = a
+                    i += 1
+                out += 1
+            while i < mid:
+                spare[out] = order[i]
+                i += 1
+                out += 1
+            while j < hi:
+                spare[out] = order[j]
+                j += 1
+                out += 1
+            bounds[merged] = lo
+            merged += 1
+        bounds[merged] = n
+        runs = merged
+        order, spare = spare, order
     return order
 
 
@@ -383,15 +475,15 @@ def _columns(raw, part_of, tpq, tempos):
     position = np.empty(k, np.int64)
     for r in range(k):
         position[grouped[r]] = r
-    # make_score's order: by (start, part, pitch), ties as they came: a stable sort by (part,
-    # pitch), then a stable sort of that by start
-    key = np.empty(k, np.int64)
+    # make_score's order: by (start, part, pitch), ties as they came (ties share a part, so the
+    # grouping kept their order); a part's notes, in the order they ended, are mostly in order
+    # of start already
+    start = np.empty(k, np.int64)
+    low = np.empty(k, np.int64)
     for i in range(k):
-        key[i] = part_of[i] * 128 + raw[i, 3]
-    first = _stable_order(key)
-    for r in range(k):
-        key[r] = raw[first[r], 1]
-    second = _stable_order(key)
+        start[i] = raw[i, 1]
+        low[i] = part_of[i] * 128 + raw[i, 3]
+    by_start = _merge_order(start, low, grouped)
     tq = tempos[:, 0].copy()
     qpm = tempos[:, 1].copy()
     seg_start = np.zeros(tq.shape[0])
@@ -406,7 +498,7 @@ def _columns(raw, part_of, tpq, tempos):
     order = np.empty(k, np.int64)
     at = 0  # the tempo in force at the current start (starts come in time order)
     for r in range(k):
-        i = first[second[r]]
+        i = by_start[r]
         order[r] = position[i]
         pitch[r] = raw[i, 3]
         velocity[r] = raw[i, 4]
@@ -546,3 +638,64 @@ def _sung_part(start_q, part, order, part_drum, ticks, tpq):
         if (not pitched or not part_drum[p]) and (best < 0 or hits[p] > hits[best]):
             best = p
     return best
+
+
+@numba.njit(cache=True, nogil=True)
+def lyric_payloads(data, metas):
+    """The sung lyric events among `metas` (`read_file`'s rows) with their hyphens taken off, for
+    the reader to decode at once: a lyric-heavy file has thousands, one Python step each is most
+    of its reading time.
+
+    Returns
+      rows [k] int64: the LYRIC rows of `metas` whose payload is not blank, in file order;
+      hyphens [k] int64: 2 * (a hyphen before) + (a hyphen after) (a payload of one byte has
+        neither): the index into `midi._SYLLABIC_OF_HYPHENS`;
+      joined uint8: those payloads, hyphens off, joined by zero bytes;
+      plain: False where a payload holds a zero byte, starts with a verse tag "[v", or is blank
+        unless Python strips a non-ASCII space: the caller then reads every lyric its general way."""
+    count = 0
+    for r in range(metas.shape[0]):
+        if metas[r, 2] == 0x05:
+            count += 1
+    rows = np.empty(count, np.int64)
+    hyphens = np.empty(count, np.int64)
+    total = 0
+    k = 0
+    plain = True
+    for r in range(metas.shape[0]):
+        if metas[r, 2] != 0x05:
+            continue
+        at, size = metas[r, 3], metas[r, 4]
+        seen, other = False, False  # a byte Python's strip() keeps for certain; a non-ASCII byte
+        for i in range(at, at + size):
+            b = data[i]
+            if b == 0:
+                plain = False
+            if b >= 0x80:
+                other = True
+            elif not (b == 0x20 or 0x09 <= b <= 0x0D or 0x1C <= b <= 0x1F):
+                seen = True
+        if not seen:
+            if other:
+                plain = False  # blank, or not, as Python's Unicode whitespace says
+            continue
+        if size >= 2 and data[at] == ord("[") and data[at + 1] == ord("v"):
+            plain = False
+        before = 1 if size > 1 and data[at] == ord("-") else 0
+        after = 1 if size > 1 and data[at + size - 1] == ord("-") else 0
+        rows[k] = r
+        hyphens[k] = 2 * before + after
+        total += size - before - after + 1
+        k += 1
+    joined = np.empty(max(total - 1, 0), np.uint8)
+    out = 0
+    for j in range(k):
+        r = rows[j]
+        before, after = hyphens[j] >> 1, hyphens[j] & 1
+        if j:
+            joined[out] = 0
+            out += 1
+        for i in range(metas[r, 3] + before, metas[r, 3] + metas[r, 4] - after):
+            joined[out] = data[i]
+            out += 1
+    return rows[:k].copy(), hyphens[:k].copy(), joined, plain

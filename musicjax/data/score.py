@@ -4,6 +4,7 @@ shares. Notes carry both clock time (seconds) and musical time (quarter notes)."
 from __future__ import annotations
 
 import dataclasses
+import operator
 from typing import Sequence
 
 import numpy as np
@@ -206,10 +207,11 @@ def score_of_sorted_notes(
     if len(note) > 1:
         by_note = np.lexsort((verse, note))
         note, syllabic, verse = note[by_note], syllabic[by_note], verse[by_note]
-        text = [text[i] for i in by_note.tolist()]
+        text = operator.itemgetter(*by_note.tolist())(text)  # a tuple: n > 1
     if len(verse) and not -128 <= verse.min() <= verse.max() <= 127:  # Score.lyric_verse is int8
         raise ValueError(f"a lyric of verse {int(verse.max() if verse.max() > 127 else verse.min())}; "
                          f"the largest verse number is 127")
+    sung = len(note) > 0
     return Score(
         pitch=pitch,
         start=start,
@@ -219,17 +221,17 @@ def score_of_sorted_notes(
         velocity=velocity,
         part=part,
         parts=tuple(parts),
-        lyric_note=np.array(note, np.int32),
+        lyric_note=np.array(note, np.int32) if sung else np.empty(0, np.int32),  # most files have none
         lyric_text=tuple(text),
-        lyric_syllabic=np.array(syllabic, np.int8),
-        lyric_verse=np.array(verse, np.int8),
+        lyric_syllabic=np.array(syllabic, np.int8) if sung else np.empty(0, np.int8),
+        lyric_verse=np.array(verse, np.int8) if sung else np.empty(0, np.int8),
         tempos=tempos,
         meta=meta,
         time_signatures=np.asarray(time_signatures, np.float64).reshape(-1, 3),
         key_signatures=np.asarray(key_signatures, np.float64).reshape(-1, 3),
-        text_q=np.array([r[0] for r in texts], np.float64),
+        text_q=np.array([r[0] for r in texts], np.float64) if texts else np.empty(0),
         text=tuple(r[1] for r in texts),
-        text_kind=np.array([TEXT_KINDS.index(r[2]) for r in texts], np.int8),
+        text_kind=np.array([TEXT_KINDS.index(r[2]) for r in texts], np.int8) if texts else np.empty(0, np.int8),
         pickup_q=None if pickup_q is None else float(pickup_q),
     )
 
