@@ -15,7 +15,7 @@ import pytest
 from experiments.pianoroll_gan import get_config
 from musicjax.tasks import pianoroll_gan
 from musicjax.data.augment import shift_pitches
-from musicjax.tasks.pianoroll_gan import SegmentSpec, roll_to_score, score_to_roll, segments
+from musicjax.tasks.pianoroll_gan_data import SegmentSpec, draw_rows, roll_to_score, score_to_roll, segments, shift_range
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +61,7 @@ def test_batches_are_pure_transposed_in_range_and_split_over_processes(task):
     halves = [task.batch(3, i, 2)["real"] for i in range(2)]
     np.testing.assert_array_equal(np.concatenate(halves), b)
     data = task.extra["data"]("train")
-    idx, shift = pianoroll_gan.draw_rows(data, pianoroll_gan.shift_range(data["rolls"], 6), 8, 0, 3)
+    idx, shift = draw_rows(data, shift_range(data["rolls"], 6), 8, 0, 3)
     assert np.abs(shift).max() <= 6 and (shift != 0).any()
     for r in range(8):
         np.testing.assert_array_equal(b[r, 0], shift_pitches(data["rolls"][idx[r]], int(shift[r])))
