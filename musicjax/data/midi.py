@@ -145,25 +145,18 @@ def _midi_header(path, data: bytes) -> tuple[int, int, int]:
 
 class _Metas:
     """A file's text meta events, in ticks, in file order (track by track), from the decoder's
-    rows `metas` [m, 5] (track, tick, kind, payload start, payload length)."""
+    rows (`midi_kernel.read_file`'s metas: names, texts, lyrics; each [m, 5] of (track, tick,
+    kind, payload start, payload length))."""
 
-    def __init__(self, data: bytes, metas: np.ndarray):
-        if len(metas) <= 16:  # most files: their track names, where numpy's masks cost more
-            rows = metas.tolist()
-            named = [r for r in rows if r[2] == 0x03]
-            texts = [r for r in rows if r[2] in (0x01, 0x06) and r[4] > 0]  # text (FF 01), marker (FF 06)
-            sung = any(r[2] == 0x05 for r in rows)
-        else:
-            kind = metas[:, 2]
-            named = metas[kind == 0x03].tolist()
-            texts = metas[((kind == 0x01) | (kind == 0x06)) & (metas[:, 4] > 0)].tolist()
-            sung = bool((kind == 0x05).any())
+    def __init__(self, data: bytes, metas: tuple):
+        names, texts, lyrics = metas
         self.names: dict[int, str] = {}  # track -> its (last) name
-        for track, _, _, at, size in named:
+        for track, _, _, at, size in names.tolist():
             self.names[track] = _text(data[at:at + size])
         # lyric events: track [k], tick [k] (tracks ascending, file order within one), texts
         # [k], syllabic codes [k] (None: the texts are raw, hyphens on; `_lyrics_from_midi_texts`)
-        self.lyrics: tuple = _lyric_events(data, metas) if sung else _NO_LYRIC_EVENTS
+        self.lyrics: tuple = _lyric_events(data, lyrics) if len(lyrics) else _NO_LYRIC_EVENTS
+        texts = texts.tolist()  # text (FF 01), marker (FF 06)
         self.texts: list = [(track, tick, text, "text" if k == 0x01 else "marker")  # (track, tick, text, kind)
                             for (track, tick, k, _, _), text in zip(texts, _payload_texts(data, texts))]
 
@@ -171,19 +164,18 @@ class _Metas:
 _NO_LYRIC_EVENTS = (np.empty(0, np.int64), np.empty(0, np.int64), (), None)
 
 
-def _lyric_events(data: bytes, metas: np.ndarray, compiled: bool = True) -> tuple:
-    """`_Metas.lyrics` of the LYRIC rows of `metas`: hyphens and blanks settled in compiled code
+def _lyric_events(data: bytes, lyrics: np.ndarray, compiled: bool = True) -> tuple:
+    """`_Metas.lyrics` of the lyric rows `lyrics`: hyphens and blanks settled in compiled code
     and the texts decoded at once where they allow it (`midi_kernel.lyric_payloads`), else (or
     not `compiled`) raw text by text."""
-    rows, hyphens, joined, plain = _kernel().lyric_payloads(np.frombuffer(data, np.uint8), metas)
+    rows, hyphens, joined, plain = _kernel().lyric_payloads(np.frombuffer(data, np.uint8), lyrics)
     if plain and compiled:
         try:
             texts = joined.tobytes().decode("utf-8").split("\x00") if len(rows) else []
         except UnicodeDecodeError:
             pass
         else:
-            return metas[rows, 0], metas[rows, 1], texts, _SYLLABIC_OF_HYPHENS[hyphens]
-    lyrics = metas[metas[:, 2] == 0x05]
+            return lyrics[rows, 0], lyrics[rows, 1], texts, _SYLLABIC_OF_HYPHENS[hyphens]
     words = _payload_texts(data, lyrics.tolist())
     sung = [k for k, word in enumerate(words) if word.strip()]
     return lyrics[sung, 0], lyrics[sung, 1], [words[k] for k in sung], None

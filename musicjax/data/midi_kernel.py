@@ -78,8 +78,9 @@ def read_file(data, pos, declared, tpq, max_notes):
       order [k] int64: for each of those notes, its index in file order: the notes grouped by
         part, within a part in the order they ended (of one note-off, in the order they began);
       parts [p, 3] int64: (track, channel, program) of each part, in that order;
-      metas [m, 5] int64: (track, tick, kind, payload start in data, payload length) of the
-        TEXT_META kinds, in file order;
+      metas: (names, texts, lyrics), each [m, 5] int64 rows of (track, tick, kind, payload
+        start in data, payload length) in file order: track names, text and marker events
+        with a payload, lyrics;
       tempos [t, 2] float64: the tempo map, (quarter, qpm) rows: at one tick the last tempo read
         counts, a repeat of the tempo in force is no change, before the first 120 qpm holds;
       signatures [s, 4] int64: (kind, tick, a, b) of time signatures (TIME_SIGNATURE: numerator,
@@ -124,8 +125,38 @@ def read_file(data, pos, declared, tpq, max_notes):
     tempos = _tempo_map(signatures[:counts[2]], tpq, error)
     part_of, parts = _parts(raw)
     columns, order = _columns(raw, part_of, tpq, tempos)
-    return (columns, order, parts, metas[:counts[1]].copy(), tempos, _signatures(signatures[:counts[2]]),
+    return (columns, order, parts, _meta_kinds(metas[:counts[1]]), tempos, _signatures(signatures[:counts[2]]),
             counts[3], track_start.shape[0], error)
+
+
+@numba.njit(cache=True, nogil=True)
+def _meta_kinds(metas):
+    """(track names, text and marker events with a payload, lyrics): the rows of `metas` of each,
+    in file order."""
+    counts = np.zeros(3, np.int64)
+    which = np.full(metas.shape[0], -1, np.int64)
+    for r in range(metas.shape[0]):
+        kind = metas[r, 2]
+        if kind == 0x03:
+            which[r] = 0
+        elif (kind == 0x01 or kind == 0x06) and metas[r, 4] > 0:
+            which[r] = 1
+        elif kind == 0x05:
+            which[r] = 2
+        if which[r] >= 0:
+            counts[which[r]] += 1
+    names = np.empty((counts[0], 5), np.int64)
+    texts = np.empty((counts[1], 5), np.int64)
+    lyrics = np.empty((counts[2], 5), np.int64)
+    counts[:] = 0
+    for r in range(metas.shape[0]):
+        w = which[r]
+        if w < 0:
+            continue
+        out = names if w == 0 else texts if w == 1 else lyrics
+        out[counts[w]] = metas[r]
+        counts[w] += 1
+    return names, texts, lyrics
 
 
 @numba.njit(cache=True, nogil=True)
@@ -641,31 +672,26 @@ def _sung_part(start_q, part, order, part_drum, ticks, tpq):
 
 
 @numba.njit(cache=True, nogil=True)
-def lyric_payloads(data, metas):
-    """The sung lyric events among `metas` (`read_file`'s rows) with their hyphens taken off, for
+def lyric_payloads(data, lyrics):
+    """The sung lyric events among `lyrics` (`read_file`'s lyric rows) with their hyphens taken off, for
     the reader to decode at once: a lyric-heavy file has thousands, one Python step each is most
     of its reading time.
 
     Returns
-      rows [k] int64: the LYRIC rows of `metas` whose payload is not blank, in file order;
+      rows [k] int64: the rows of `lyrics` whose payload is not blank, in file order;
       hyphens [k] int64: 2 * (a hyphen before) + (a hyphen after) (a payload of one byte has
         neither): the index into `midi._SYLLABIC_OF_HYPHENS`;
       joined uint8: those payloads, hyphens off, joined by zero bytes;
       plain: False where a payload holds a zero byte, starts with a verse tag "[v", or is blank
         unless Python strips a non-ASCII space: the caller then reads every lyric its general way."""
-    count = 0
-    for r in range(metas.shape[0]):
-        if metas[r, 2] == 0x05:
-            count += 1
+    count = lyrics.shape[0]
     rows = np.empty(count, np.int64)
     hyphens = np.empty(count, np.int64)
     total = 0
     k = 0
     plain = True
-    for r in range(metas.shape[0]):
-        if metas[r, 2] != 0x05:
-            continue
-        at, size = metas[r, 3], metas[r, 4]
+    for r in range(count):
+        at, size = lyrics[r, 3], lyrics[r, 4]
         seen, other = False, False  # a byte Python's strip() keeps for certain; a non-ASCII byte
         for i in range(at, at + size):
             b = data[i]
@@ -695,7 +721,7 @@ def lyric_payloads(data, metas):
         if j:
             joined[out] = 0
             out += 1
-        for i in range(metas[r, 3] + before, metas[r, 3] + metas[r, 4] - after):
+        for i in range(lyrics[r, 3] + before, lyrics[r, 3] + lyrics[r, 4] - after):
             joined[out] = data[i]
             out += 1
     return rows[:k].copy(), hyphens[:k].copy(), joined, plain

@@ -163,7 +163,9 @@ def test_compiled_decoder_equals_the_python_reference(variants):
             track, channel, program = parts[part[r]]
             got[i] = (track, channel, program, round(start_q[r] * tpq), round(end_q[r] * tpq), pitch[r], velocity[r])
         assert got == notes, k
-        assert [(t, tick, kind, data[a:a + n]) for t, tick, kind, a, n in metas.tolist()] == texts, k
+        for rows, kinds in zip(metas, ((0x03,), (0x01, 0x06), (0x05,))):  # names, texts with a payload, lyrics
+            assert [(t, tick, kind, data[a:a + n]) for t, tick, kind, a, n in rows.tolist()] == [
+                r for r in texts if r[2] in kinds and (r[3] or kinds != (0x01, 0x06))], k
         assert [tuple(r) for r in sigs.tolist()] == signatures, k
         try:
             want = reference.tempo_map(tempos, tpq)
@@ -355,11 +357,11 @@ def test_compiled_lyric_texts_equal_the_general_path(variants):
         files.append(corner_file(events + [(0, on(60)), (100, off(60))]))
     checked = 0
     for data in [d for d, _ in variants] + files:
-        metas = decoded(data)[-1][3]
-        if not (metas[:, 2] == 0x05).any():
+        lyrics = decoded(data)[-1][3][2]
+        if not len(lyrics):
             continue
-        track, tick, texts, codes = midi._lyric_events(data, metas)
-        g_track, g_tick, raws, none = midi._lyric_events(data, metas, compiled=False)
+        track, tick, texts, codes = midi._lyric_events(data, lyrics)
+        g_track, g_tick, raws, none = midi._lyric_events(data, lyrics, compiled=False)
         assert none is None and track.tolist() == g_track.tolist() and tick.tolist() == g_tick.tolist()
         ordinal = np.ones(len(raws), np.int64)
         want = midi._lyrics_from_midi_texts(raws, ordinal)
