@@ -54,7 +54,7 @@ def synthesize(score: Score, sample_rate: int = SAMPLE_RATE, method: str = "auto
         return synthesize_numpy(score, sample_rate)
     if method != "fluidsynth":
         raise ValueError(f"unknown synthesis method {method!r}")
-    from musicjax.data.midi import score_to_pretty_midi
+    from musicjax.data.midi_interop import score_to_pretty_midi
 
     audio = score_to_pretty_midi(score).fluidsynth(fs=sample_rate)
     peak = np.abs(audio).max() if audio.size else 0.0

@@ -7,7 +7,8 @@ import os
 import pathlib
 
 from musicjax.data import limits
-from musicjax.data.midi import read_midi, write_midi
+from musicjax.data.midi import read_midi
+from musicjax.data.midi_write import write_midi
 from musicjax.data.notation import NOTATION_SUFFIXES, read_abc_text, read_notation, write_musicxml
 from musicjax.data.score import Metadata, Score, ScoreError
 

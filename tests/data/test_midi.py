@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from musicjax.data.io import read_score, read_scores, write_score
-from musicjax.data.midi import midi_representable, read_midi, write_midi
+from musicjax.data.midi import read_midi
+from musicjax.data.midi_write import midi_representable, write_midi
 from musicjax.data.score import Metadata, Part, ScoreError, lyric_rows, make_score, scores_equal
 
 
@@ -137,3 +138,30 @@ def test_failed_write_leaves_no_file(tmp_path):
     with pytest.raises(ScoreError):
         write_score(s, tmp_path / "x.mid")
     assert list(tmp_path.iterdir()) == []
+
+
+def _notes(score, digits=6):
+    """(part's program, pitch, start and end in seconds, velocity) of every note, sorted."""
+    return sorted((score.parts[p].program, int(n), round(float(a), digits), round(float(b), digits), int(v))
+                  for p, n, a, b, v in zip(score.part, score.pitch, score.start, score.end, score.velocity))
+
+
+def test_pretty_midi_and_symusic_objects_both_ways(chorales):
+    """Score -> PrettyMIDI / symusic.Score holds the Score's notes (programs, pitches, times in
+    seconds, velocities), and back again the notes are the Score's."""
+    from musicjax.data.midi_interop import (pretty_midi_to_score, score_to_pretty_midi, score_to_symusic,
+                                            symusic_to_score)
+
+    for s in chorales[:5]:
+        want = _notes(midi_representable(s))
+        pm = score_to_pretty_midi(s)
+        assert sorted((i.program, n.pitch, round(n.start, 6), round(n.end, 6), n.velocity)
+                      for i in pm.instruments for n in i.notes) == want
+        assert _notes(pretty_midi_to_score(pm)) == want
+        sym = score_to_symusic(s)
+        assert sum(len(t.notes) for t in sym.tracks) == s.num_notes
+        assert sorted((t.program, n.pitch, n.time, n.end, n.velocity) for t in sym.tracks for n in t.notes) == sorted(
+            (s.parts[p].program, int(n), round(a * sym.ticks_per_quarter), round(b * sym.ticks_per_quarter), int(v))
+            for p, n, a, b, v in zip(s.part, s.pitch, s.start_q, s.end_q, s.velocity))
+        assert _notes(symusic_to_score(sym)) == want
+        assert _notes(symusic_to_score(sym.to("second"))) == want

@@ -17,7 +17,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from musicjax.data import midi, midi_kernel
+from musicjax.data import midi, midi_kernel, midi_write
 from musicjax.data.io import read_score
 from musicjax.data.score import TEXT_KINDS, ScoreError, lyric_rows, make_score
 from tests.data import midi_reference as reference
@@ -292,11 +292,11 @@ def test_what_pretty_midi_refuses_is_read(chorales, tmp_path):
     part = np.concatenate([s.part for s in long])
     score = make_score(pitch, start, end, part=part, parts=long[0].parts)
     assert score.duration_q * 10080 > pretty_midi.pretty_midi.MAX_TICK
-    data = midi.midi_bytes(score, 10080)
+    data = midi_write.midi_bytes(score, 10080)
     with pytest.raises(ValueError, match="likely corrupt"):
         pm_notes(data)
     ours = read_score(_write(tmp_path / "long.mid", data))
-    want = midi.midi_representable(score)
+    want = midi_write.midi_representable(score)
     assert ours.num_notes == want.num_notes and np.array_equal(ours.pitch, want.pitch)
     assert np.allclose(ours.start_q, want.start_q, atol=1e-9) and np.allclose(ours.end_q, want.end_q, atol=1e-9)
 

@@ -275,7 +275,7 @@ def test_note_and_size_caps(tmp_path, monkeypatch):
 
 
 def test_limits_are_stated_and_consistent():
-    from musicjax.data.midi import TICKS_PER_QUARTER
+    from musicjax.data.midi_write import TICKS_PER_QUARTER
 
     doc = limits.__doc__
     for value in ("2 MiB and 1,000 tracks", "32 MiB", "16 MiB compressed; 32 MiB unzipped", "64 members",
