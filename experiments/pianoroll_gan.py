@@ -36,6 +36,12 @@ classifier's embedding no longer tells generated from real there, the metrics st
 Second data point, `essen,voices` (one track, 4,000 steps alone, ~15 min; best at 4,000, 5,000 no
 better): test 2,946 segments of 437 tunes, FD 2.55 vs 1.58 real-vs-real (**1.62x**: within 2x);
 6 of 7 metrics within 10% (pitch range 12.3 vs 10.8 semitones, 14%; in key 87.6 vs 95.0%).
+The critic shown what evaluation sees (2026-12-06, the AMD EPYC, shared with test runs for a while; voices
+with `--set model.output=threshold_st`: each step's argmax one-hot forward, the softmax's gradient
+backward; 8,000 steps, ~30 min): worse at every validation point (FD 19.3 / 15.1 / 12.1 at
+2,000 / 4,000 / 7,000 against 12.7 / 11.6 / 11.0 for voices) and on test at its best (step
+7,000): FD 7.41 (**2.68x**), 21 of 31 metrics, in key 86.1%; its Bernoulli draws fall apart (FD
+44). The critic reading the probabilities stays the recipe.
 The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
 metrics: it was far from converged, not the model's limit.
 Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
