@@ -37,6 +37,17 @@ steps, 300 units, the Transformer body with this head.
 The model sits at ~8.9 on our split whatever the regularisation: the 0.45 nats to the 8.45 row are
 not overfitting.
 
+The NADE head's next tries (2026-12-06, the 2-core AMD EPYC, each run alone, 4-12 min; best
+validation checkpoint, test split; `lstm_nade150` with the `--set`s named):
+  train.num_steps=1200 (the cosine schedule ends near the old best step)   6.466 (valid 6.261 at 1,200)
+  the same with model.dropout=0.5                                           6.532 (valid 6.337 at 1,000)
+  the same with model.nade_hidden=300 (dropout 0.3)                         6.566 (valid 6.369 at 600,
+                                                                             overfitting after)
+  transformer_nade with model.nade_hidden=150, train.num_steps=2000        6.612 (valid 6.417 at 1,750)
+None beats 6.396: a shorter schedule, more dropout and a wider NADE each land 0.07-0.17 nats
+behind it, and the Transformer body stays behind the LSTM with this head. The 1.2 nats to the
+5.19 row are not a matter of these settings.
+
 Is it the split? (2026-12-06, the 2-core AMD EPYC, shared with two GAN runs; `lstm_sigmoid` as
 this file sets it: 1 x 256, dropout 0.3, 1,500 steps of 16 x 64 frames, best validation checkpoint,
 test split.) The melody split groups only exact repeats (8 of 350 chorales share a soprano line,
