@@ -4,7 +4,7 @@ the MTrk chunks found (`track_chunks`), one pass over a file's tracks that pairs
 lyrics), then the tempo map, the notes in the Score's order (a natural merge of each part's runs)
 and their times; the note each lyric is sung on (`attach_lyrics`) and the lyric texts' hyphens
 and blanks (`lyric_payloads`). Imported on first read (the first read in a checkout compiles it,
-~10 s, into numba's cache; later processes load it, ~0.4 s).
+~13 s on the AMD EPYC, into numba's cache; later processes load it, ~0.6 s).
 
 Measured (`musicjax bench midi_read`, 2-core AMD EPYC, 2026-12-06): a plain chorale file is read
 in ~0.09 ms, one with lyrics in ~0.17 ms; the decoder this replaced (symusic, and a Python loop
