@@ -42,6 +42,10 @@ backward; 8,000 steps, ~30 min): worse at every validation point (FD 19.3 / 15.1
 2,000 / 4,000 / 7,000 against 12.7 / 11.6 / 11.0 for voices) and on test at its best (step
 7,000): FD 7.41 (**2.68x**), 21 of 31 metrics, in key 86.1%; its Bernoulli draws fall apart (FD
 44). The critic reading the probabilities stays the recipe.
+Half the learning rates (voices, `--set train.g_learning_rate=5e-4 --set train.d_learning_rate=5e-4`,
+8,000 steps, alone, ~28 min): slower (valid FD 102 at 2,000 against 12.7) and no better later
+(17.7 at its best, 5,000); test at that checkpoint FD 9.64 (**3.49x**), 13 of 31 metrics, in key
+82.3%. MuseGAN's 1e-3 stays.
 The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
 metrics: it was far from converged, not the model's limit.
 Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
