@@ -161,13 +161,13 @@ def _lyric_events(data: bytes, lyrics: np.ndarray, compiled: bool = True) -> tup
     """`_Metas.lyrics` of the lyric rows `lyrics`: hyphens and blanks settled in compiled code
     and the texts decoded at once where they allow it (`midi_kernel.lyric_payloads`), else (or
     not `compiled`) raw text by text."""
-    rows, hyphens, joined, plain = _kernel().lyric_payloads(np.frombuffer(data, np.uint8), lyrics)
-    if plain and compiled:
+    if compiled:
+        rows, hyphens, joined, plain = _kernel().lyric_payloads(np.frombuffer(data, np.uint8), lyrics)
         try:
             texts = joined.tobytes().decode("utf-8").split("\x00") if len(rows) else []
         except UnicodeDecodeError:
-            pass
-        else:
+            plain = False
+        if plain:
             return lyrics[rows, 0], lyrics[rows, 1], texts, _SYLLABIC_OF_HYPHENS[hyphens]
     words = _payload_texts(data, lyrics.tolist())
     sung = [k for k, word in enumerate(words) if word.strip()]
@@ -303,16 +303,21 @@ def _metadata(title: str, key: str, meter: str) -> Metadata:
     return Metadata(title=title, key=key, meter=meter)
 
 
-def _signature_map(rows: list, tpq: int) -> list:
-    """(tick, a, b) rows in file order -> (quarter, a, b) rows in time order, each once: a
-    signature repeated in several tracks is one signature."""
-    if len(rows) <= 1:  # most files: one, or none
-        return [(r[0] / tpq, r[1], r[2]) for r in rows]
+def _signature_rows(rows) -> list:
+    """Signature rows (time, a, b) in time order, each once, a repeat of the one in force dropped:
+    a signature repeated in several tracks is one signature (the reader's and the writer's rule)."""
     out = []
-    for r in sorted(dict.fromkeys(rows), key=lambda r: r[0]):
-        if not out or out[-1][1:] != r[1:]:
-            out.append((r[0] / tpq, r[1], r[2]))
+    for r in sorted(dict.fromkeys(tuple(r) for r in rows), key=lambda r: r[0]):
+        if not out or tuple(out[-1][1:]) != tuple(r[1:]):
+            out.append(r)
     return out
+
+
+def _signature_map(rows: list, tpq: int) -> list:
+    """(tick, a, b) rows in file order -> (quarter, a, b) rows of `_signature_rows`."""
+    if len(rows) > 1:  # most files have one, or none
+        rows = _signature_rows(rows)
+    return [(r[0] / tpq, r[1], r[2]) for r in rows]
 
 
 def _karaoke_words(texts: list, is_kar: bool) -> tuple[tuple, str]:

@@ -367,6 +367,12 @@ def _stable_order(key):
 
 
 @numba.njit(cache=True, nogil=True)
+def _precedes(major, minor, b, a):
+    """Whether entry b sorts strictly before entry a by (major, minor)."""
+    return major[b] < major[a] or (major[b] == major[a] and minor[b] < minor[a])
+
+
+@numba.njit(cache=True, nogil=True)
 def _merge_order(major, minor, order):
     """`order` (a permutation of 0..n-1) stably sorted by (major, minor) of its entries: a
     natural merge sort, its ascending runs merged pairwise until one is left: O(n) where `order`
@@ -374,14 +380,10 @@ def _merge_order(major, minor, order):
     chorale's notes, grouped by part, are one run per voice: two merge passes for four voices.)"""
     n = order.shape[0]
     bounds = np.empty(n + 1, np.int64)  # where each run starts, then n
-    runs = 0
-    for r in range(n):
-        if r == 0:
-            bounds[0] = 0
-            runs = 1
-            continue
-        a, b = order[r - 1], order[r]
-        if major[b] < major[a] or (major[b] == major[a] and minor[b] < minor[a]):
+    bounds[0] = 0
+    runs = 1 if n else 0
+    for r in range(1, n):
+        if _precedes(major, minor, order[r], order[r - 1]):
             bounds[runs] = r
             runs += 1
     bounds[runs] = n
@@ -397,12 +399,11 @@ def _merge_order(major, minor, order):
             hi = bounds[r + 2] if r + 2 <= runs else mid
             i, j, out = lo, mid, lo
             while i < mid and j < hi:  # on a tie the left run's entry (it came first) goes first
-                a, b = order[i], order[j]
-                if major[b] < major[a] or (major[b] == major[a] and minor[b] < minor[a]):
-                    spare[out] = b
+                if _precedes(major, minor, order[j], order[i]):
+                    spare[out] = order[j]
                     j += 1
                 else:
-                    spare[out] = a
+                    spare[out] = order[i]
                     i += 1
                 out += 1
             while i < mid:

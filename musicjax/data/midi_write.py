@@ -16,7 +16,7 @@ import numpy as np
 from musicjax.data import limits
 from musicjax.data.files import atomic_write
 from musicjax.data.midi import (_MIDO_MAJOR, _MIDO_MINOR, _key_number_to_fifths, _lyric_to_midi_text,
-                                key_signature_name, key_to_midi_number)
+                                _signature_rows, key_signature_name, key_to_midi_number)
 from musicjax.data.score import DEFAULT_QPM, TEXT_KINDS, Score, ScoreError, quarters_to_seconds, select_notes
 
 TICKS_PER_QUARTER = 960  # divisible by 2, 3, 4, 5, 6, 8, 16, 32, 64: tuplets land on ticks
@@ -44,16 +44,6 @@ def ticks_per_quarter_for(score: Score) -> int:
 def _on_grid(q: np.ndarray, tpq: int) -> bool:
     t = q * tpq
     return bool(np.all(np.abs(t - np.round(t)) < 1e-6))
-
-
-def _signature_rows(rows) -> list:
-    """Signature rows (time, a, b) in time order, each once, a repeat of the one in force dropped:
-    a signature repeated in several tracks is one signature."""
-    out = []
-    for r in sorted(dict.fromkeys(tuple(r) for r in rows), key=lambda r: r[0]):
-        if not out or tuple(out[-1][1:]) != tuple(r[1:]):
-            out.append(r)
-    return out
 
 
 def _meter_rows(score: Score) -> list:
