@@ -159,10 +159,10 @@ _NO_LYRIC_EVENTS = (np.empty(0, np.int64), np.empty(0, np.int64), (), None)
 
 def _lyric_events(data: bytes, lyrics: np.ndarray, compiled: bool = True) -> tuple:
     """`_Metas.lyrics` of the lyric rows `lyrics`: hyphens and blanks settled in compiled code
-    and the texts decoded at once where they allow it (`midi_kernel.lyric_payloads`), else (or
+    and the texts decoded at once where they allow it (`midi_lyrics_kernel.lyric_payloads`), else (or
     not `compiled`) raw text by text."""
     if compiled:
-        rows, hyphens, joined, plain = _kernel().lyric_payloads(np.frombuffer(data, np.uint8), lyrics)
+        rows, hyphens, joined, plain = _lyrics_kernel().lyric_payloads(np.frombuffer(data, np.uint8), lyrics)
         try:
             texts = joined.tobytes().decode("utf-8").split("\x00") if len(rows) else []
         except UnicodeDecodeError:
@@ -205,6 +205,13 @@ def _kernel():
     from musicjax.data import midi_kernel
 
     return midi_kernel
+
+
+@functools.cache
+def _lyrics_kernel():
+    from musicjax.data import midi_lyrics_kernel
+
+    return midi_lyrics_kernel
 
 
 _DECODE_ERRORS = {
@@ -281,7 +288,7 @@ def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_row
            found: _Metas) -> tuple[tuple, str, list]:
     """(lyric columns (note index in the Score's order, texts, syllabic codes, verses), the title,
     text rows (tick, text, kind) in time order). The notes are chosen in compiled code
-    (`midi_kernel.attach_lyrics`, whose docstring gives the rule)."""
+    (`midi_lyrics_kernel.attach_lyrics`, whose docstring gives the rule)."""
     title = found.names.get(0, "") if num_tracks > 1 else ""
     texts = sorted((r[1:] for r in found.texts), key=lambda r: r[0])
     track, tick, raws, codes = found.lyrics
@@ -290,7 +297,7 @@ def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_row
         title = title or karaoke_title
     if not raws:
         return lyric_columns(()), title, texts
-    note, ordinal = _kernel().attach_lyrics(columns[0], columns[1], columns[6], order, part_rows[:, 0],
+    note, ordinal = _lyrics_kernel().attach_lyrics(columns[0], columns[1], columns[6], order, part_rows[:, 0],
                                             part_rows[:, 1] == 9, track, tick, tpq)
     if codes is not None:  # texts without hyphens or verse tags (`_lyric_events`)
         return (note, raws, codes, ordinal), title, texts

@@ -128,7 +128,7 @@ def decode_track(body: bytes) -> tuple[list, list, int]:
 
 
 def attach_lyrics(pitch, start_q, part, order, part_track, part_drum, lyric_track, lyric_tick, tpq) -> tuple:
-    """The rule of `midi_kernel.attach_lyrics` (same arguments), one scan of the notes per lyric:
+    """The rule of `midi_lyrics_kernel.attach_lyrics` (same arguments), one scan of the notes per lyric:
     (note index in the Score's order, ordinal among its track's lyrics on that note) per lyric."""
     notes, ordinals = [], []
     everything = range(len(pitch))

@@ -17,7 +17,7 @@ import numpy as np
 import pretty_midi
 import pytest
 
-from musicjax.data import midi, midi_kernel, midi_write
+from musicjax.data import midi, midi_kernel, midi_lyrics_kernel, midi_write
 from musicjax.data.io import read_score
 from musicjax.data.score import TEXT_KINDS, ScoreError, lyric_rows, make_score
 from tests.data import midi_reference as reference
@@ -227,7 +227,7 @@ def test_the_score_is_what_make_score_builds(variants, tmp_path):
 
 
 def test_lyrics_go_to_the_notes_the_reference_picks(variants):
-    """`midi_kernel.attach_lyrics` against the plain reference: on the variants' lyric and karaoke
+    """`midi_lyrics_kernel.attach_lyrics` against the plain reference: on the variants' lyric and karaoke
     events, and on random notes (chords, ties of pitch, drums, tracks without notes, lyrics
     between and after the notes) whose answers a few steps of the rule decide."""
     checked = 0
@@ -240,7 +240,7 @@ def test_lyrics_go_to_the_notes_the_reference_picks(variants):
         if not raws or not len(order):
             continue
         args = (columns[0], columns[1], columns[6], order, part_rows[:, 0], part_rows[:, 1] == 9, track, tick, tpq)
-        got = midi_kernel.attach_lyrics(*args)
+        got = midi_lyrics_kernel.attach_lyrics(*args)
         assert [x.tolist() for x in got] == list(reference.attach_lyrics(*args))
         checked += 1
     assert checked > 100
@@ -263,7 +263,7 @@ def test_lyrics_go_to_the_notes_the_reference_picks(variants):
         order = np.empty(k, np.int64)
         order[np.lexsort((rng.permutation(k), part))] = np.arange(k)
         args = (pitch, start_q, part, order, part_track, part_drum, lyric_track, lyric_tick, tpq)
-        got = midi_kernel.attach_lyrics(*args)
+        got = midi_lyrics_kernel.attach_lyrics(*args)
         assert [x.tolist() for x in got] == list(reference.attach_lyrics(*args)), trial
 
 
