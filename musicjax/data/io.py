@@ -80,8 +80,9 @@ def read_scores(path: str | os.PathLike, data: bytes | None = None) -> list[Scor
         suffix = path.suffix.lower()
         if suffix not in READ_SUFFIXES:
             raise ScoreError(path, f"unknown extension {path.suffix!r} (readable: {', '.join(READ_SUFFIXES)})")
-        scores = [read_midi(path, data)] if suffix in MIDI_SUFFIXES else read_notation(path)
-        return [_within_limits(s, path) for s in scores]
+        if suffix in MIDI_SUFFIXES:
+            return [read_midi(path, data)]  # which holds the Score to the limits itself
+        return [_within_limits(s, path) for s in read_notation(path)]
 
 
 def size_limit(path: str | os.PathLike) -> int:

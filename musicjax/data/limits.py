@@ -56,17 +56,24 @@ MAX_SECONDS = 3 * 3600.0
 def score_problem(score) -> str | None:
     """Why `score` is beyond the limits (a reason for ScoreError), or None when it is within them.
     NaN and infinite times or tempos are beyond them."""
-    if not score.num_notes <= MAX_NOTES:
-        return f"{score.num_notes:,} notes; the limit is {MAX_NOTES:,}"
-    if score.num_notes == 0:
+    if score.num_notes == 0 or score.num_notes > MAX_NOTES:
+        return extent_problem(score.num_notes, 0.0, 0.0, score.tempos)
+    return extent_problem(score.num_notes, float(score.end_q.max()), float(score.end.max()), score.tempos)
+
+
+def extent_problem(num_notes: int, end_q: float, end_s: float, tempos) -> str | None:
+    """`score_problem` of a score of `num_notes` whose latest note ends at quarter `end_q`, second
+    `end_s`, with tempo map `tempos` [t, 2] (quarter, qpm): what a reader that knows these
+    (`midi.read_midi`) checks without the Score's columns."""
+    if not num_notes <= MAX_NOTES:
+        return f"{num_notes:,} notes; the limit is {MAX_NOTES:,}"
+    if num_notes == 0:
         return None
-    end_q = float(score.end_q.max())
     if not (math.isfinite(end_q) and end_q <= MAX_QUARTERS):
         return f"lasts {end_q:,.0f} quarter notes; the limit is {MAX_QUARTERS:,.0f}"
-    tempos = score.tempos.tolist()  # a few rows: cheaper in Python than three numpy reductions
+    tempos = tempos.tolist()  # a few rows: cheaper in Python than three numpy reductions
     if not (tempos and all(math.isfinite(q) and math.isfinite(qpm) and qpm > 0 for q, qpm in tempos)):
         return "a tempo that is not a positive number of quarter notes per minute"
-    end_s = float(score.end.max())
     if not (math.isfinite(end_s) and end_s <= MAX_SECONDS):
         return f"lasts {end_s:,.0f} seconds; the limit is {MAX_SECONDS:,.0f} ({MAX_SECONDS / 3600:g} hours)"
     return None

@@ -13,6 +13,7 @@ signatures are read from every track (pretty_midi reads them from the first only
 from __future__ import annotations
 
 import functools
+import operator
 import struct
 
 import numpy as np
@@ -20,7 +21,7 @@ import numpy as np
 from musicjax.data import limits
 from musicjax.data.files import read_capped
 from musicjax.data.score import (SYLLABIC, Metadata, Part, Score, ScoreError, lyric_columns,
-                                 score_of_sorted_notes)
+                                 score_of_sorted_notes, text_columns)
 
 
 # ---- lyric text <-> (text, syllabic, verse) --------------------------------------------------
@@ -136,42 +137,26 @@ def _midi_header(path, data: bytes) -> tuple[int, int, int]:
     return division, start + 8 + header_len, declared
 
 
-class _Metas:
-    """A file's text meta events, in ticks, in file order (track by track), from the decoder's
-    rows (`midi_kernel.read_file`'s metas: names, texts, lyrics; each [m, 5] of (track, tick,
-    kind, payload start, payload length))."""
-
-    def __init__(self, data: bytes, metas: tuple):
-        names, texts, lyrics = metas
-        self.names: dict[int, str] = {}  # track -> its (last) name
-        for track, _, _, at, size in names.tolist():
-            self.names[track] = _text(data[at:at + size])
-        # lyric events: track [k], tick [k] (tracks ascending, file order within one), texts
-        # [k], syllabic codes [k] (None: the texts are raw, hyphens on; `_lyrics_from_midi_texts`)
-        self.lyrics: tuple = _lyric_events(data, lyrics) if len(lyrics) else _NO_LYRIC_EVENTS
-        texts = texts.tolist()  # text (FF 01), marker (FF 06)
-        self.texts: list = [(track, tick, text, "text" if k == 0x01 else "marker")  # (track, tick, text, kind)
-                            for (track, tick, k, _, _), text in zip(texts, _payload_texts(data, texts))]
+def _track_names(data: bytes, rows: np.ndarray) -> dict[int, str]:
+    """Each track's (last) name, from the decoder's name rows [m, 5] of (track, tick, kind,
+    payload start, payload length)."""
+    rows = rows.tolist()
+    return dict(zip([r[0] for r in rows], _payload_texts(data, rows))) if rows else {}
 
 
-_NO_LYRIC_EVENTS = (np.empty(0, np.int64), np.empty(0, np.int64), (), None)
+def _text_events(data: bytes, rows: np.ndarray) -> list[tuple[int, int, str, str]]:
+    """The decoder's text rows (text FF 01, marker FF 06) as (track, tick, text, kind name) in file order."""
+    rows = rows.tolist()
+    return [(track, tick, text, "text" if k == 0x01 else "marker")
+            for (track, tick, k, _, _), text in zip(rows, _payload_texts(data, rows))]
 
 
-def _lyric_events(data: bytes, lyrics: np.ndarray, compiled: bool = True) -> tuple:
-    """`_Metas.lyrics` of the lyric rows `lyrics`: hyphens and blanks settled in compiled code
-    and the texts decoded at once where they allow it (`midi_lyrics_kernel.lyric_payloads`), else (or
-    not `compiled`) raw text by text."""
-    if compiled:
-        rows, hyphens, joined, plain = _lyrics_kernel().lyric_payloads(np.frombuffer(data, np.uint8), lyrics)
-        try:
-            texts = joined.tobytes().decode("utf-8").split("\x00") if len(rows) else []
-        except UnicodeDecodeError:
-            plain = False
-        if plain:
-            return lyrics[rows, 0], lyrics[rows, 1], texts, _SYLLABIC_OF_HYPHENS[hyphens]
+def _lyric_events(data: bytes, lyrics: np.ndarray) -> tuple:
+    """The lyric events that are not blank among the decoder's lyric rows: track [k], tick [k],
+    raw texts [k] (hyphens and verse tags on; `_lyrics_from_midi_texts`), one Python step each."""
     words = _payload_texts(data, lyrics.tolist())
     sung = [k for k, word in enumerate(words) if word.strip()]
-    return lyrics[sung, 0], lyrics[sung, 1], [words[k] for k in sung], None
+    return lyrics[sung, 0], lyrics[sung, 1], [words[k] for k in sung]
 
 
 def _text(payload: bytes) -> str:
@@ -233,11 +218,12 @@ def read_midi(path, data: bytes | None = None) -> Score:
     key signature maps; lyrics, each on the note of its own track starting at its tick (the highest
     such note), else the next note of that track; text events and markers. A karaoke file's words
     (text events, no lyric events) become lyrics. The events are decoded, and the notes sorted and
-    timed, in compiled code (`midi_kernel.read_file`)."""
+    timed, in compiled code (`midi_kernel.read_file`). A file beyond `musicjax.data.limits` is
+    refused (ScoreError)."""
     if data is None:
         data = read_capped(path, limits.MAX_FILE_BYTES["midi"], "a MIDI file")
     tpq, pos, declared = _midi_header(path, data)
-    columns, order, part_rows, metas, tempos, signatures, note_ons, tracks, error = _kernel().read_file(
+    columns, order, part_rows, metas, tempos, signatures, note_ons, tracks, extent, error = _kernel().read_file(
         np.frombuffer(data, np.uint8), pos, declared, tpq, limits.MAX_NOTES)
     if error[1] == _kernel().TRUNCATED:
         raise ScoreError(path, f"not a readable MIDI file (truncated: track {int(error[0]) + 1} holds "
@@ -253,14 +239,16 @@ def read_midi(path, data: bytes | None = None) -> Score:
                                f"{limits.MAX_PARTS:,}")
     if error[4] >= 0:
         raise ScoreError(path, f"a tempo of {int(error[5])} microseconds per quarter note at tick {int(error[4])}")
-    found = _Metas(data, metas)
-    names = found.names
+    problem = limits.extent_problem(len(order), float(extent[0]), float(extent[1]), tempos)
+    if problem:  # the limits `io.read_scores` holds every Score to, checked here without its columns
+        raise ScoreError(path, problem)
+    names = _track_names(data, metas[0])
     parts = [_part(names.get(t, ""), program, channel == 9) for t, channel, program in part_rows.tolist()]
-    if found.lyrics[2] or found.texts:
-        lyrics, title, texts = _words(path, tpq, tracks, columns, order, part_rows, found)
+    title = names.get(0, "") if tracks > 1 else ""
+    if len(metas[1]) or len(metas[2]):
+        lyrics, in_order, title, texts = _words(path, data, tpq, title, columns, order, part_rows, *metas[1:])
     else:
-        lyrics, texts = lyric_columns(()), []
-        title = names.get(0, "") if tracks > 1 else ""
+        lyrics, in_order, texts = _NO_LYRICS, True, _NO_TEXTS
     time_rows, key_rows = [], []  # [tick, a, b] of the time and key signatures that mean something
     for kind, tick, a, b in signatures.tolist():
         if kind == 0x58:
@@ -274,8 +262,8 @@ def read_midi(path, data: bytes | None = None) -> Score:
     # the Score `make_score` builds from these notes (tests/data/test_midi_reader_vs_pretty_midi.py
     # holds it to that), sorted and timed in compiled code
     return score_of_sorted_notes(*columns, parts=parts, lyrics=lyrics, tempos=tempos, meta=meta,
-                                 time_signatures=time_rows, key_signatures=key_rows,
-                                 texts=[(t / tpq, text, kind) for t, text, kind in texts])
+                                 time_signatures=time_rows, key_signatures=key_rows, texts=texts,
+                                 lyrics_in_order=in_order)
 
 
 @functools.lru_cache(maxsize=4096)
@@ -284,24 +272,56 @@ def _part(name: str, program: int, is_drum: bool) -> Part:
     return Part(name, program, is_drum)
 
 
-def _words(path, tpq: int, num_tracks: int, columns, order: np.ndarray, part_rows: np.ndarray,
-           found: _Metas) -> tuple[tuple, str, list]:
-    """(lyric columns (note index in the Score's order, texts, syllabic codes, verses), the title,
-    text rows (tick, text, kind) in time order). The notes are chosen in compiled code
-    (`midi_lyrics_kernel.attach_lyrics`, whose docstring gives the rule)."""
-    title = found.names.get(0, "") if num_tracks > 1 else ""
-    texts = sorted((r[1:] for r in found.texts), key=lambda r: r[0])
-    track, tick, raws, codes = found.lyrics
-    if not raws and found.texts:
-        (track, tick, raws), karaoke_title = _karaoke_words(found.texts, str(path).lower().endswith(".kar"))
+_NO_LYRICS, _NO_TEXTS = lyric_columns(()), text_columns(())  # most files' (empty arrays, shared)
+
+
+def _words(path, data: bytes, tpq: int, title: str, columns, order: np.ndarray, part_rows: np.ndarray,
+           text_rows: np.ndarray, lyric_rows: np.ndarray) -> tuple[tuple, bool, str, tuple]:
+    """(lyric columns (note index in the Score's order, texts, syllabic codes, verses), whether
+    they are in the Score's order already, the title (`title`, else a karaoke file's), text
+    columns (quarter, text, kind code) in time order) of the decoder's text and lyric rows
+    [m, 5] of (track, tick, kind, payload start, payload length). The syllables, their notes
+    (`midi_lyrics_kernel.attach_lyrics`, whose docstring gives the rule) and their order are
+    found in compiled code (`midi_lyrics_kernel.sung_words`) and all texts decoded at once; what it
+    declines takes `_words_general`, which it equals."""
+    note, syllabic, verse, joined, plain, title_rows, text_q, text_kind, text_joined = _lyrics_kernel().sung_words(
+        np.frombuffer(data, np.uint8), text_rows, lyric_rows, str(path).lower().endswith(".kar"), columns[0],
+        columns[1], columns[6], order, part_rows, tpq, _SYLLABIC_OF_HYPHENS)
+    texts, sung = _NO_TEXTS, []
+    try:
+        if len(text_q):
+            joined_texts = text_joined.tobytes()
+            plain = plain and joined_texts.count(0) == len(text_q) - 1  # else a payload holds a zero byte
+            texts = (text_q, tuple(joined_texts.decode("utf-8").split("\x00")), text_kind)
+        if plain and len(note):
+            sung = joined.tobytes().decode("utf-8").split("\x00")
+    except UnicodeDecodeError:  # the general path decodes such a text as Latin-1
+        plain = False
+    if not plain:
+        return _words_general(path, data, tpq, title, columns, order, part_rows, text_rows, lyric_rows)
+    if not title:
+        for r in title_rows.tolist():  # the first karaoke track's "@T" header that holds a title
+            title = _text(data[text_rows[r, 3] + 2:text_rows[r, 3] + text_rows[r, 4]]).strip()
+            if title:
+                break
+    return (note, sung, syllabic, verse), True, title, texts
+
+
+def _words_general(path, data: bytes, tpq: int, title: str, columns, order: np.ndarray, part_rows: np.ndarray,
+                   text_rows: np.ndarray, lyric_rows: np.ndarray) -> tuple[tuple, bool, str, tuple]:
+    """`_words` one Python step per event, the lyrics left for `score_of_sorted_notes` to order:
+    the rule the compiled path is held to, and the path for what it declines."""
+    texts = _text_events(data, text_rows)
+    in_time = text_columns([(t / tpq, text, kind) for _, t, text, kind in sorted(texts, key=operator.itemgetter(1))])
+    track, tick, raws = _lyric_events(data, lyric_rows)
+    if not raws and texts:
+        (track, tick, raws), karaoke_title = _karaoke_words(texts, str(path).lower().endswith(".kar"))
         title = title or karaoke_title
     if not raws:
-        return lyric_columns(()), title, texts
+        return lyric_columns(()), True, title, in_time
     note, ordinal = _lyrics_kernel().attach_lyrics(columns[0], columns[1], columns[6], order, part_rows[:, 0],
-                                            part_rows[:, 1] == 9, track, tick, tpq)
-    if codes is not None:  # texts without hyphens or verse tags (`_lyric_events`)
-        return (note, raws, codes, ordinal), title, texts
-    return (note, *_lyrics_from_midi_texts(raws, ordinal)), title, texts
+                                                   part_rows[:, 1] == 9, track, tick, tpq)
+    return (note, *_lyrics_from_midi_texts(raws, ordinal)), False, title, in_time
 
 
 @functools.lru_cache(maxsize=4096)
@@ -328,7 +348,7 @@ def _signature_map(rows: list, tpq: int) -> list:
 
 
 def _karaoke_words(texts: list, is_kar: bool) -> tuple[tuple, str]:
-    """A karaoke file's syllables as lyric events (track [k], tick [k], texts; as `_Metas.lyrics`)
+    """A karaoke file's syllables as lyric events (track [k], tick [k], raw texts; as `_lyric_events`)
     and its title (the first '@T' line), from the file's text events [(track, tick, text, kind)].
     Soft Karaoke words are text events: '@' lines are headers, '/' starts a line and '\\' a
     verse, a syllable starting with a space starts a word."""

@@ -91,6 +91,8 @@ def read_file(data, pos, declared, tpq, max_notes):
       note_ons: every note-on, ended or not (counted past `max_notes`, beyond which no more notes
         are stored: the caller refuses such a file);
       tracks: the MTrk chunks found;
+      extent [2] float64: the latest end of a note in quarters and in seconds (0 without notes),
+        for `limits.extent_problem`;
       error [6] int64: (track, code, tick, value) of the first track that cannot be decoded (code
         OK: none; code TRUNCATED: (track, code, bytes held, size) of a chunk cut short, and
         nothing decoded), then (tick, value) of the first tempo of 0 microseconds per quarter
@@ -127,8 +129,12 @@ def read_file(data, pos, declared, tpq, max_notes):
     tempos = _tempo_map(signatures[:counts[2]], tpq, error)
     part_of, parts = _parts(raw)
     columns, order = _columns(raw, part_of, tpq, tempos)
+    extent = np.zeros(2, np.float64)
+    for i in range(k):
+        extent[0] = max(extent[0], columns[2][i])
+        extent[1] = max(extent[1], columns[4][i])
     return (columns, order, parts, _meta_kinds(metas[:counts[1]]), tempos, _signatures(signatures[:counts[2]]),
-            counts[3], track_start.shape[0], error)
+            counts[3], track_start.shape[0], extent, error)
 
 
 @numba.njit(cache=True, nogil=True)

@@ -179,7 +179,7 @@ def make_score(
     return score_of_sorted_notes(
         pitch[order], quarters[:n], quarters[n:], seconds[:n], seconds[n:], velocity[order], part[order],
         parts=parts, lyrics=(note, text, syllabic, verse), tempos=tempos, meta=meta,
-        time_signatures=time_signatures, key_signatures=key_signatures, texts=texts, pickup_q=pickup_q)
+        time_signatures=time_signatures, key_signatures=key_signatures, texts=text_columns(texts), pickup_q=pickup_q)
 
 
 def lyric_columns(rows: Sequence[tuple[int, str, str, int]]) -> tuple[np.ndarray, list, np.ndarray, np.ndarray]:
@@ -192,23 +192,33 @@ def lyric_columns(rows: Sequence[tuple[int, str, str, int]]) -> tuple[np.ndarray
             np.array([r[3] for r in rows], np.int64).reshape(-1))
 
 
+def text_columns(rows: Sequence[tuple[float, str, str]]) -> tuple[np.ndarray, tuple, np.ndarray]:
+    """Text rows (quarter, text, kind name) -> the columns `score_of_sorted_notes` takes: quarter
+    [t] float64, texts [t], kind [t] int8 (index into TEXT_KINDS)."""
+    if len(rows) == 0:
+        return np.empty(0), (), np.empty(0, np.int8)
+    return (np.array([r[0] for r in rows], np.float64).reshape(-1), tuple(r[1] for r in rows),
+            np.array([TEXT_KINDS.index(r[2]) for r in rows], np.int8).reshape(-1))
+
+
 def score_of_sorted_notes(
     pitch: np.ndarray, start_q: np.ndarray, end_q: np.ndarray, start: np.ndarray, end: np.ndarray,
     velocity: np.ndarray, part: np.ndarray, *, parts: Sequence[Part], lyrics: tuple,
-    tempos: np.ndarray, meta: Metadata, time_signatures, key_signatures, texts: Sequence[tuple[float, str, str]],
-    pickup_q: float | None = None,
+    tempos: np.ndarray, meta: Metadata, time_signatures, key_signatures, texts: tuple,
+    pickup_q: float | None = None, lyrics_in_order: bool = False,
 ) -> Score:
     """The Score of notes already in its order (start_q, part, pitch), their seconds computed,
     `tempos` starting at quarter 0: what `make_score` ends with, and what a reader that sorts and
     times notes itself (`midi.read_midi`) calls. `lyrics` are columns (note index in that order,
     texts, syllabic codes, verses; `lyric_columns`), put in the Score's order by (note, verse),
-    ties as they came."""
+    ties as they came; with `lyrics_in_order` the caller has done that and checked the verses
+    (int32, a sequence, int8, int8 columns). `texts` are columns (`text_columns`) in time order."""
     note, text, syllabic, verse = lyrics
-    if len(note) > 1:
+    if len(note) > 1 and not lyrics_in_order:
         by_note = np.lexsort((verse, note))
         note, syllabic, verse = note[by_note], syllabic[by_note], verse[by_note]
         text = operator.itemgetter(*by_note.tolist())(text)  # a tuple: n > 1
-    if len(verse) and not -128 <= verse.min() <= verse.max() <= 127:  # Score.lyric_verse is int8
+    if len(verse) and not lyrics_in_order and not -128 <= verse.min() <= verse.max() <= 127:  # lyric_verse: int8
         raise ValueError(f"a lyric of verse {int(verse.max() if verse.max() > 127 else verse.min())}; "
                          f"the largest verse number is 127")
     sung = len(note) > 0
@@ -221,17 +231,17 @@ def score_of_sorted_notes(
         velocity=velocity,
         part=part,
         parts=tuple(parts),
-        lyric_note=np.array(note, np.int32) if sung else np.empty(0, np.int32),  # most files have none
+        lyric_note=np.asarray(note, np.int32) if sung else np.empty(0, np.int32),  # most files have none
         lyric_text=tuple(text),
-        lyric_syllabic=np.array(syllabic, np.int8) if sung else np.empty(0, np.int8),
-        lyric_verse=np.array(verse, np.int8) if sung else np.empty(0, np.int8),
+        lyric_syllabic=np.asarray(syllabic, np.int8) if sung else np.empty(0, np.int8),
+        lyric_verse=np.asarray(verse, np.int8) if sung else np.empty(0, np.int8),
         tempos=tempos,
         meta=meta,
         time_signatures=np.asarray(time_signatures, np.float64).reshape(-1, 3),
         key_signatures=np.asarray(key_signatures, np.float64).reshape(-1, 3),
-        text_q=np.array([r[0] for r in texts], np.float64) if texts else np.empty(0),
-        text=tuple(r[1] for r in texts),
-        text_kind=np.array([TEXT_KINDS.index(r[2]) for r in texts], np.int8) if texts else np.empty(0, np.int8),
+        text_q=texts[0],
+        text=tuple(texts[1]),
+        text_kind=texts[2],
         pickup_q=None if pickup_q is None else float(pickup_q),
     )
 

@@ -150,7 +150,7 @@ def test_compiled_decoder_equals_the_python_reference(variants):
                     signatures.append((kind, tick, payload[0], 2 ** min(payload[1], 31)))
                 elif kind == 0x59 and len(payload) == 2:
                     signatures.append((kind, tick, payload[0] - 256 if payload[0] > 127 else payload[0], payload[1]))
-        columns, order, parts, metas, tempo_map, sigs, note_ons, tracks, err = out
+        columns, order, parts, metas, tempo_map, sigs, note_ons, tracks, extent, err = out
         assert tracks == len(starts), k
         if error is not None:
             assert midi._DECODE_ERRORS[int(err[1])](int(err[2]), int(err[3])) == error, k
@@ -163,6 +163,7 @@ def test_compiled_decoder_equals_the_python_reference(variants):
             track, channel, program = parts[part[r]]
             got[i] = (track, channel, program, round(start_q[r] * tpq), round(end_q[r] * tpq), pitch[r], velocity[r])
         assert got == notes, k
+        assert extent.tolist() == ([end_q.max(), columns[4].max()] if len(order) else [0.0, 0.0]), k
         for rows, kinds in zip(metas, ((0x03,), (0x01, 0x06), (0x05,))):  # names, texts with a payload, lyrics
             assert [(t, tick, kind, data[a:a + n]) for t, tick, kind, a, n in rows.tolist()] == [
                 r for r in texts if r[2] in kinds and (r[3] or kinds != (0x01, 0x06))], k
@@ -233,10 +234,9 @@ def test_lyrics_go_to_the_notes_the_reference_picks(variants):
     checked = 0
     for data, suffix in variants:
         tpq, _, _, (columns, order, part_rows, metas, *_) = decoded(data, "f" + suffix)
-        found = midi._Metas(data, metas)
-        track, tick, raws, _ = found.lyrics
-        if not raws and found.texts:
-            (track, tick, raws), _ = midi._karaoke_words(found.texts, suffix == ".kar")
+        track, tick, raws = midi._lyric_events(data, metas[2])
+        if not raws and len(metas[1]):
+            (track, tick, raws), _ = midi._karaoke_words(midi._text_events(data, metas[1]), suffix == ".kar")
         if not raws or not len(order):
             continue
         args = (columns[0], columns[1], columns[6], order, part_rows[:, 0], part_rows[:, 1] == 9, track, tick, tpq)
@@ -342,35 +342,72 @@ def test_the_merge_sort_is_numpys_stable_sort():
             assert np.array_equal(got, want), k
 
 
-def test_compiled_lyric_texts_equal_the_general_path(variants):
-    """`_lyric_events` with its texts settled in compiled code equals the general path (each
-    payload decoded, blank ones dropped, hyphens and verse tags read in Python) on the variants'
-    lyrics and on payloads made to catch it out; where the compiled path declines (a zero byte,
-    a verse tag, a non-ASCII space, Latin-1 bytes) the general path is what comes back."""
-    payloads = [b"Herr", b"-lich-", b"-", b"--", b"a-", b"-b", b" ", b"\t\x1c", b"", b"\xc3\xa9-", b"\xe9t\xe9",
-                b"[v2]Gott", b"[vx]so", b"\xc2\xa0", b"\xe3\x80\x80", b"a\x00b", b"\xc2\x85", b"-\xc3\xbc-", b"x y"]
+def test_compiled_words_equal_the_general_path(variants):
+    """`midi._words` (syllables, notes, order and title in compiled code, the texts decoded at
+    once) equals `_words_general` (one Python step per event, then the Score's lyric order) on the
+    variants and on lyric and karaoke files made to catch it out: blank and hyphen-only payloads,
+    Unicode spaces, Latin-1 bytes, zero bytes, verse tags, headers, markers, several word tracks,
+    .kar or not. Where the compiled path declines, the general path is what comes back."""
+    lyric_payloads = [b"Herr", b"-lich-", b"-", b"--", b"a-", b"-b", b" ", b"\t\x1c", b"", b"\xc3\xa9-", b"\xe9t\xe9",
+                      b"[v2]Gott", b"[vx]so", b"\xc2\xa0", b"\xe3\x80\x80", b"a\x00b", b"\xc2\x85", b"-\xc3\xbc-", b"x y"]
+    words = [b"@KMIDI KARAOKE FILE", b"@T  Lied ", b"@T", b"@Lde", b"@Iinfo", b"/Herr", b" Gott", b"lich", b"\\Vers",
+             b"-", b"--x", b"a-", b" ", b"", b"x ", b"[v2]so", b"\xc3\xa9", b"\xe9", b"a\x00b", b"\xe3\x80\x80", b" / "]
     rng = random.Random(5)
-    files = []
-    for _ in range(40):
-        chosen = rng.sample(payloads, rng.randint(1, 6))
-        events = [(4 * k, b"\xff\x05" + bytes([len(p)]) + p) for k, p in enumerate(chosen)]
-        files.append(corner_file(events + [(0, on(60)), (100, off(60))]))
-    checked = 0
-    for data in [d for d, _ in variants] + files:
-        lyrics = decoded(data)[-1][3][2]
-        if not len(lyrics):
+    made = []
+    for trial in range(120):
+        notes = [(0, on(60)), (0, on(64)), (120, off(60)), (120, on(62)), (240, off(62)), (240, off(64)),
+                 (240, on(67)), (480, off(67))]
+        if trial < 40:  # lyric events on the notes' track
+            chosen = rng.sample(lyric_payloads, rng.randint(1, 6))
+            made.append((corner_file([(60 * k, b"\xff\x05" + bytes([len(p)]) + p) for k, p in enumerate(chosen)]
+                                     + notes), ".mid"))
             continue
-        track, tick, texts, codes = midi._lyric_events(data, lyrics)
-        g_track, g_tick, raws, none = midi._lyric_events(data, lyrics, compiled=False)
-        assert none is None and track.tolist() == g_track.tolist() and tick.tolist() == g_tick.tolist()
-        ordinal = np.ones(len(raws), np.int64)
-        want = midi._lyrics_from_midi_texts(raws, ordinal)
-        if codes is None:
-            assert texts == raws
+        tracks = [[(0, bench._meta(0x51, (500000).to_bytes(3, "big")))], notes]
+        for _ in range(rng.randint(1, 3)):  # karaoke words (and markers) in tracks of their own
+            chosen = [rng.choice(words) for _ in range(rng.randint(1, 9))]
+            tracks.append([(40 * k, bench._meta(0x06 if rng.random() < 0.1 else 0x01, p)) for k, p in enumerate(chosen)])
+        made.append((bench.smf(tracks, 480), rng.choice([".kar", ".mid"])))
+    compiled = declined = 0
+    for data, suffix in [(d, s) for d, s in variants] + made:
+        tpq, _, _, (columns, order, part_rows, metas, *_) = decoded(data, "f" + suffix)
+        if not len(order) or not (len(metas[1]) or len(metas[2])):
             continue
-        assert (texts, codes.tolist()) == (want[0], want[1].tolist()) and want[2].tolist() == ordinal.tolist()
-        checked += 1
-    assert checked > 50
+        args = ("f" + suffix, data, tpq, "", columns, order, part_rows, metas[1], metas[2])
+        (note, texts, syllabic, verse), in_order, title, text_cols = midi._words(*args)
+        (g_note, g_texts, g_syllabic, g_verse), _, g_title, g_cols = midi._words_general(*args)
+        # the Score's lyric order, as score_of_sorted_notes puts it (where _words declined, it is the general path's)
+        by = np.lexsort((g_verse, g_note)) if in_order else np.arange(len(g_note))
+        assert note.tolist() == g_note[by].tolist() and list(texts) == [g_texts[i] for i in by]
+        assert syllabic.tolist() == g_syllabic[by].tolist() and verse.tolist() == g_verse[by].tolist()
+        assert title == g_title and text_cols[1] == g_cols[1]
+        assert text_cols[0].tolist() == g_cols[0].tolist() and text_cols[2].tolist() == g_cols[2].tolist()
+        plain = midi_lyrics_kernel.sung_words(np.frombuffer(data, np.uint8), metas[1], metas[2], suffix == ".kar",
+                                              columns[0], columns[1], columns[6], order, part_rows, tpq,
+                                              midi._SYLLABIC_OF_HYPHENS)[4]
+        compiled += bool(in_order and len(g_note))
+        declined += not plain
+    assert compiled > 150 and declined > 10, (compiled, declined)
+
+
+def test_blank_and_utf8_as_python_says():
+    """`midi_lyrics_kernel._blank_utf8` against Python's decoder and str.strip() on every code
+    point's UTF-8, on the white space among them two at a time, and on random bytes (overlong
+    forms, surrogates, cut-off sequences)."""
+    def python(b: bytes):
+        try:
+            return b.decode("utf-8").strip() == "", True, 0 in b
+        except UnicodeDecodeError:
+            return None, False, 0 in b
+
+    spaces = [chr(c).encode() for c in range(0x110000) if chr(c).isspace()]
+    cases = [chr(c).encode("utf-8", "surrogatepass") for c in range(0x110000)] + [a + b for a in spaces for b in spaces]
+    rng = np.random.default_rng(0)
+    cases += [bytes(rng.choice([0, 0x20, 0x41, 0x80, 0x85, 0xA0, 0xBF, 0xC2, 0xE0, 0xE1, 0xE3, 0xED, 0xF0, 0xF4, 0xF5],
+                               int(rng.integers(0, 6))).tolist()) for _ in range(20_000)]
+    for b in cases:
+        blank, valid, zero = midi_lyrics_kernel._blank_utf8(np.frombuffer(b"x" + b + b"y", np.uint8), 1, len(b))
+        want = python(b)
+        assert (valid, zero) == want[1:] and (not valid or blank == want[0]), b
 
 
 def test_a_chunk_cut_short_is_named(tmp_path):
