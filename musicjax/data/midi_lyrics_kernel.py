@@ -186,22 +186,11 @@ def sung_words(data, texts, lyrics, is_kar, pitch, start_q, part, order, parts, 
     out_note = np.empty(k, np.int32)
     out_syllabic = np.empty(k, np.int8)
     out_verse = np.empty(k, np.int8)
-    total = k - 1
-    for j in range(k):
-        total += syllables[j, 3]
-    joined = np.empty(total, np.uint8)
-    out = 0
     for j in range(k):
         s = by[j]
         out_note[j], out_verse[j] = note[s], ordinal[s]
         out_syllabic[j] = syllabic_of[syllables[s, 4]]
-        if j:
-            joined[out] = 0
-            out += 1
-        at = syllables[s, 2]
-        for i in range(syllables[s, 3]):
-            joined[out + i] = data[at + i]
-        out += syllables[s, 3]
+    joined = _joined(data, syllables[:, 2], syllables[:, 3], by)
     return out_note, out_syllabic, out_verse, joined, plain, title_rows, text_q, text_kind, text_joined
 
 
@@ -213,22 +202,28 @@ def _texts_in_time(data, texts, tpq):
     t = texts.shape[0]
     text_q = np.empty(t, np.float64)
     text_kind = np.empty(t, np.int8)
-    total = max(t - 1, 0)
-    for r in range(t):
-        total += texts[r, 4]
+    for j in range(t):
+        text_q[j] = texts[by[j], 1] / tpq
+        text_kind[j] = 0 if texts[by[j], 2] == 0x01 else 1
+    return text_q, text_kind, _joined(data, texts[:, 3], texts[:, 4], by)
+
+
+@numba.njit(cache=True, nogil=True)
+def _joined(data, starts, sizes, by):
+    """The bytes data[starts[r]:starts[r] + sizes[r]] for each r of `by` in turn, joined by zero bytes."""
+    total = max(by.shape[0] - 1, 0)
+    for r in by:
+        total += sizes[r]
     joined = np.empty(total, np.uint8)
     out = 0
-    for j in range(t):
-        r = by[j]
-        text_q[j] = texts[r, 1] / tpq
-        text_kind[j] = 0 if texts[r, 2] == 0x01 else 1
+    for j in range(by.shape[0]):
         if j:
             joined[out] = 0
             out += 1
-        for i in range(texts[r, 4]):
-            joined[out + i] = data[texts[r, 3] + i]
-        out += texts[r, 4]
-    return text_q, text_kind, joined
+        at, size = starts[by[j]], sizes[by[j]]
+        joined[out:out + size] = data[at:at + size]
+        out += size
+    return joined
 
 
 @numba.njit(cache=True, nogil=True)

@@ -353,11 +353,12 @@ def make(config) -> Task:
                 "embedding": emb, "frechet_real_vs_real": pm.frechet_distance(emb[a], emb[b]),
                 "classifier_accuracy": float((logits.argmax(-1) == labels).mean())}
 
-    def judge(rolls: np.ndarray, split: str) -> dict:
-        """Generated rolls (as many as the split's segments) against the split's real ones."""
+    def judge(rolls: np.ndarray, split: str, emb: np.ndarray | None = None) -> dict:
+        """Generated rolls (as many as the split's segments; their embeddings `emb` if known)
+        against the split's real ones."""
         real = real_summary(split)
         a, b = real["halves"]
-        emb = classify(rolls)[1]
+        emb = classify(rolls)[1] if emb is None else emb
         fd = 0.5 * (pm.frechet_distance(emb[:len(a)], real["embedding"][b]) +
                     pm.frechet_distance(emb[len(a):len(a) + len(b)], real["embedding"][a]))
         rows = pm.compare(real["metrics"], metrics(rolls), halves=real["halves_metrics"])
@@ -387,6 +388,13 @@ def make(config) -> Task:
                                      "train_accuracy_last_steps": fitted_classifier()[1],
                                      f"{split}_accuracy": real["classifier_accuracy"],
                                      "halves_segments": [len(h) for h in real["halves"]]}
+        # for scale: the training split's own segments (transposed as for training), drawn at random as a
+        # generator's samples are, judged the same way: what a generator that reproduced the training
+        # distribution exactly would score
+        train = real_summary("train")
+        pick = np.random.default_rng([e.seed, 2]).permutation(len(train["embedding"]))[:len(d["rolls"])]
+        stand_in = judge(data("train")["rolls"][pick], split, emb=train["embedding"][pick])
+        out["training_segments"] = {k: stand_in[k] for k in ("frechet", "frechet_ratio", "metrics_within_10pct")}
         j = out[e.binarize]
         halves = [r["halves_difference"] for r in j["rows"].values() if not np.isnan(r["halves_difference"])]
         out["real_halves_within_10pct"] = float(np.mean(np.array(halves) <= 0.10)) if halves else float("nan")
@@ -395,7 +403,10 @@ def make(config) -> Task:
                            f"{j['frechet']:.3f}, real vs real (two halves of {split}) {j['frechet_real_vs_real']:.3f}"
                            f" (ratio {j['frechet_ratio']:.2f}); metrics within 10%: "
                            f"{100 * j['metrics_within_10pct']:.0f}% (the two real halves lie within 10% of each "
-                           f"other on {100 * out['real_halves_within_10pct']:.0f}% of them)\n")
+                           f"other on {100 * out['real_halves_within_10pct']:.0f}% of them). For scale, "
+                           f"{len(pick)} random training segments judged as a generator's: Fréchet distance "
+                           f"{stand_in['frechet']:.3f} (ratio {stand_in['frechet_ratio']:.2f}), metrics within 10% "
+                           f"{100 * stand_in['metrics_within_10pct']:.0f}%\n")
         return out
 
     def sample(state, num: int, seed: int, binarize: str | None = None, qpm: float | None = None, **_) -> list[Score]:
