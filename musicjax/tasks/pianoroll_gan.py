@@ -394,7 +394,8 @@ def make(config) -> Task:
         train = real_summary("train")
         pick = np.random.default_rng([e.seed, 2]).permutation(len(train["embedding"]))[:len(d["rolls"])]
         stand_in = judge(data("train")["rolls"][pick], split, emb=train["embedding"][pick])
-        out["training_segments"] = {k: stand_in[k] for k in ("frechet", "frechet_ratio", "metrics_within_10pct")}
+        out["training_segments"] = {**{k: stand_in[k] for k in ("frechet", "frechet_ratio", "metrics_within_10pct")},
+                                    "missed": [k for k, r in stand_in["rows"].items() if r["within"] is False]}
         j = out[e.binarize]
         halves = [r["halves_difference"] for r in j["rows"].values() if not np.isnan(r["halves_difference"])]
         out["real_halves_within_10pct"] = float(np.mean(np.array(halves) <= 0.10)) if halves else float("nan")
