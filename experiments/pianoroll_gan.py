@@ -62,6 +62,16 @@ improving.
 
 import ml_collections
 
+# Fields with a fixed set of values (musicjax.config checks them, naming the field)
+CHOICES = {
+    "gan.loss": ("wgan_gp", "bce", "hinge"),
+    "model.output": ("sigmoid", "threshold_st", "bernoulli_st"),
+    "train.schedule": ("constant", "exponential", "cosine", "warmup_cosine", "warmup_linear"),
+    "eval.binarize": ("threshold", "bernoulli"),
+    "sample.binarize": ("threshold", "bernoulli"),
+}
+
+
 def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c = ml_collections.ConfigDict()
     c.model_family = "pianoroll_gan"  # which model/data builder the trainer uses
@@ -101,6 +111,9 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.train.num_steps = 700  # composite steps (n_critic critic updates + 1 generator update)
     c.train.g_learning_rate = 1e-3  # Adam, constant (MuseGAN's)
     c.train.d_learning_rate = 1e-3
+    c.train.schedule = "constant"  # constant (MuseGAN's) | warmup_linear etc. (musicjax.train.optim.make_schedule)
+    c.train.warmup_steps = 0
+    c.train.end_fraction = 0.0  # where a decaying schedule ends, as a fraction of the learning rate
     c.train.b1 = 0.5  # DCGAN's and MuseGAN's Adam β1
     c.train.b2 = 0.9  # MuseGAN's (WGAN-GP); 0.999 for bce and hinge
     c.train.clip_norm = 0.0  # global gradient-norm clipping of each network (0: off)

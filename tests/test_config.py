@@ -55,7 +55,7 @@ def test_a_short_experiment_takes_the_rest_from_its_family_defaults_and_trains(t
 
 def test_an_experiment_imports_a_base_config_from_any_directory(tmp_path, monkeypatch):
     body = """
-        from experiments import melody_lstm
+        from experiments import melody_lstm, pianoroll_gan
 
 
         def get_config(variant="default"):
@@ -120,8 +120,13 @@ def test_every_variant_of_every_experiment_matches_its_family():
         for v in names:
             c = load_config(f"experiments/{file}:{v}")
             assert c.model_family in FAMILIES
-    from experiments import melody_lstm
+    from experiments import melody_lstm, pianoroll_gan
 
     assert set(melody_lstm.CHOICES["model.implementation"]) == set(IMPLEMENTATIONS)
     assert melody_lstm.CHOICES["train.optimizer"] == OPTIMIZERS
     assert melody_lstm.CHOICES["train.schedule"] == SCHEDULES
+    from musicjax.tasks import pianoroll_gan as gan_task
+
+    assert pianoroll_gan.CHOICES["train.schedule"] == SCHEDULES
+    assert pianoroll_gan.CHOICES["model.output"] == gan_task.OUTPUTS
+    assert pianoroll_gan.CHOICES["eval.binarize"] == pianoroll_gan.CHOICES["sample.binarize"] == gan_task.BINARIZE

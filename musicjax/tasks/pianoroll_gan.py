@@ -247,9 +247,12 @@ def models_from_config(config, spec: SegmentSpec) -> tuple[Generator, Discrimina
 
 
 def adam(t, prefix: str) -> optax.GradientTransformation:
-    """Adam (β1 0.5 as in DCGAN) at the constant learning rate `train.<prefix>_learning_rate`."""
-    return make_optimizer("adam", make_schedule("constant", t[f"{prefix}_learning_rate"], t.num_steps),
-                          b1=t.b1, b2=t.b2, clip_norm=t.get("clip_norm", 0.0))
+    """Adam (β1 0.5 as in DCGAN) at the learning rate `train.<prefix>_learning_rate`, constant
+    (MuseGAN's) or on `train.schedule` (warmup_linear with no warm-up: linear to
+    `train.end_fraction` of it at the last step, as the WGAN-GP paper's code decays it)."""
+    schedule = make_schedule(t.get("schedule", "constant"), t[f"{prefix}_learning_rate"], t.num_steps,
+                             warmup_steps=t.get("warmup_steps", 0), end_fraction=t.get("end_fraction", 0.0))
+    return make_optimizer("adam", schedule, b1=t.b1, b2=t.b2, clip_norm=t.get("clip_norm", 0.0))
 
 
 def make(config) -> Task:
