@@ -86,22 +86,14 @@ def key_to_midi_number(key: str) -> int | None:
     return pc + (12 if words[1].lower() == "minor" else 0)
 
 
-def midi_number_to_key(number: int) -> str:
-    """Key number -> 'C# minor' / 'Db major', spelled as its key signature (sharps or flats)."""
-    return key_signature_name(*_key_number_to_fifths(number))
-
-
 @functools.lru_cache(maxsize=64)
 def key_signature_name(fifths: int, minor: int) -> str:
+    """A MIDI key signature (fifths: sharps > 0, flats < 0; minor 0/1) as 'F# minor' / 'Db major'."""
     return f"{_MIDO_MINOR[fifths][:-1]} minor" if minor else f"{_MIDO_MAJOR[fifths]} major"
 
 
-def key_signature_number(fifths: int, minor: int) -> int:
-    """A MIDI key signature (sharps > 0, flats < 0; minor 0/1) as a key number."""
-    return (fifths * 7 + (9 if minor else 0)) % 12 + (12 if minor else 0)
-
-
 def _key_number_to_fifths(number: int) -> tuple[int, int]:
+    """A key number (`key_to_midi_number`) as the MIDI key signature (fifths, minor) that spells it."""
     minor = int(number >= 12)
     pc = (number % 12 - (9 if minor else 0)) % 12
     fifths = (pc * 7) % 12  # pc = 7 * fifths (mod 12); 7 is its own inverse mod 12
