@@ -246,11 +246,12 @@ def models_from_config(config, spec: SegmentSpec) -> tuple[Generator, Discrimina
     return g, d
 
 
-def adam(t, prefix: str) -> optax.GradientTransformation:
+def adam(t, prefix: str, updates: int) -> optax.GradientTransformation:
     """Adam (β1 0.5 as in DCGAN) at the learning rate `train.<prefix>_learning_rate`, constant
-    (MuseGAN's) or on `train.schedule` (warmup_linear with no warm-up: linear to
-    `train.end_fraction` of it at the last step, as the WGAN-GP paper's code decays it)."""
-    schedule = make_schedule(t.get("schedule", "constant"), t[f"{prefix}_learning_rate"], t.num_steps,
+    (MuseGAN's) or on `train.schedule` over the network's `updates` (the critic's are n_critic a
+    composite step; warmup_linear with no warm-up: linear to `train.end_fraction` of it at the
+    last, as the WGAN-GP paper's code decays it)."""
+    schedule = make_schedule(t.get("schedule", "constant"), t[f"{prefix}_learning_rate"], updates,
                              warmup_steps=t.get("warmup_steps", 0), end_fraction=t.get("end_fraction", 0.0))
     return make_optimizer("adam", schedule, b1=t.b1, b2=t.b2, clip_norm=t.get("clip_norm", 0.0))
 
@@ -267,7 +268,7 @@ def make(config) -> Task:
     if config.model.output not in OUTPUTS:
         raise ValueError(f"model.output must be one of {', '.join(OUTPUTS)}, got {config.model.output!r}")
     z_dim, seed, n_critic, batch_size = config.model.z_dim, config.seed, g.n_critic, t.batch_size
-    g_tx, d_tx = adam(t, "g"), adam(t, "d")
+    g_tx, d_tx = adam(t, "g", t.num_steps), adam(t, "d", t.num_steps * g.n_critic)
     d_step, g_step = make_steps(generator, discriminator, loss=g.loss, z_dim=z_dim, gp_weight=g.gp_weight,
                                 output=config.model.output)
     train_step = make_train_step(d_step, g_step, ema_decay=g.ema_decay, max_bad_steps=t.max_bad_steps)

@@ -102,14 +102,21 @@ def test_each_step_lowers_its_own_loss():
 
 
 def test_wgan_step_runs_n_critic_updates_per_generator_update_without_recompiling():
+    """... and a decaying learning rate spans each network's own updates: the critic, updated
+    n_critic times a composite step, still learns in the last one (its schedule would have
+    reached 0 a third of the way in, had it counted composite steps)."""
     config = get_config("tiny")
     config.gan.n_critic = 3
+    config.train.num_steps, config.train.schedule, config.train.end_fraction = 3, "warmup_linear", 0.0
     task = pianoroll_gan.make(config)
     assert task.batch(0)["real"].shape[1] == 3
     state = jax.jit(task.init)(jax.random.key(0))
     step = jax.jit(task.train_step, donate_argnums=0)
     for i in range(3):
+        before = jax.tree.map(np.array, state.d_params)
         state, metrics = step(state, task.batch(i), jax.random.key(1))
+    moved = jax.tree.leaves(jax.tree.map(lambda a, b: float(np.abs(np.asarray(a) - b).max()), state.d_params, before))
+    assert max(moved) > 0
     assert step._cache_size() == 1
     assert int(state.step) == 3 and int(state.bad_steps) == 0
     counts = lambda s: {int(v) for _, v in optax.tree_utils.tree_get_all_with_path(s, "count")}
