@@ -23,6 +23,11 @@ Measured: chorales, 2-core CPU, 2026-11-22, 2,560 s: LSTM 1.949, BOTH 1.999, LST
           kinder_transformer, fold 1 only (--set max_folds=1), 2-core CPU shared (load 3-8),
           2026-12-01, 505 s: LSTM 2.034, BOTH 1.918, LSTM+ 1.980, BOTH+ 1.967, ALL+ 1.828 bits/note
           (the 2-seed viewpoint LSTM on that fold: 1.905, 1.868, 1.862, 1.862, 1.775).
+          kinder_transformer, all ten folds, 2-core AMD EPYC shared with a GAN run and MIDI work,
+          2026-12-06, 3,832 s: LSTM 1.862, BOTH 1.794, LSTM+ 1.865, BOTH+ 1.881, ALL+ 1.783 bits/note
+          (the columns name the Transformer in the LSTM's place): below the 2-seed viewpoint LSTM
+          without dynamic evaluation (1.885, BOTH 1.836), level with it mixed (ALL+ 1.775), and no
+          gain from dynamic evaluation, where the LSTM gains 0.06.
           All rows: README "Results", experiments/results_idyom.json.
 """
 

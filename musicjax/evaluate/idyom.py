@@ -75,11 +75,13 @@ def run_experiment(config) -> dict:
 
 
 def markdown_table(result: dict) -> str:
-    """Pearce's published row, our PPM row and our LSTM rows, bits per note."""
+    """Pearce's published row, our PPM row and our network's rows (the LSTM's, or the Transformer's
+    in its place), bits per note."""
     pub, ppm, lstm = result["published"], result["ppm"]["bits_per_note"], result["lstm"]["bits_per_note"]
     c = result["lstm"]["config"]
     inputs = "pitch" if tuple(c["viewpoints"]) == ("pitch",) else "viewpoint"
-    size = f"{c['num_layers']}×{c['hidden']}"
+    net = "Transformer" if c.get("architecture", "lstm") == "transformer" else "LSTM"
+    size = f"{c['num_layers']}×{c['hidden']}" + (f", {c['num_heads']} heads" if net == "Transformer" else "")
     if c.get("ensemble", 1) > 1:
         size += f", {c['ensemble']} seeds averaged"
     cell = lambda d, k: f"{d[k]:.3f}" if k in d else "–"
@@ -87,10 +89,10 @@ def markdown_table(result: dict) -> str:
              f"| Pearce 2005 (PPM*) | {pub['STM']} | {pub['LTM']} | {pub['LTM+']} | {pub['BOTH+']} | |",
              f"| ours: PPM* (escape C) | {cell(ppm, 'STM')} | {cell(ppm, 'LTM')} | {cell(ppm, 'LTM+')} | "
              f"{cell(ppm, 'BOTH+')} | {result['ppm']['seconds']} s |",
-             f"| ours: LSTM {size}, {inputs} inputs (STM col: LSTM with STM; LTM: LSTM; LTM+: LSTM+ dynamic eval; "
-             f"BOTH+: LSTM+ with STM) | {cell(lstm, 'BOTH')} | {cell(lstm, 'LSTM')} | {cell(lstm, 'LSTM+')} | "
+             f"| ours: {net} {size}, {inputs} inputs (STM col: {net} with STM; LTM: {net}; LTM+: {net}+ dynamic "
+             f"eval; BOTH+: {net}+ with STM) | {cell(lstm, 'BOTH')} | {cell(lstm, 'LSTM')} | {cell(lstm, 'LSTM+')} | "
              f"{cell(lstm, 'BOTH+')} | {result['lstm']['seconds']} s |"]
     if "ALL+" in lstm:
-        lines.append(f"| ours: LSTM+ ({inputs}) with PPM* LTM+ and STM (BOTH+ col) | – | – | – | "
+        lines.append(f"| ours: {net}+ ({inputs}) with PPM* LTM+ and STM (BOTH+ col) | – | – | – | "
                      f"{lstm['ALL+']:.3f} | |")
     return "\n".join(lines)

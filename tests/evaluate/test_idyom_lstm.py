@@ -112,3 +112,18 @@ def test_the_transformer_runs_the_same_protocol():
     bits = lambda dists: np.mean([-np.log2(d[np.arange(len(d)), vocab.symbols(m)]).mean()
                                   for m, d in zip(mels[:2], dists)])
     assert bits(static) < np.log2(len(vocab.alphabet))  # it learned something in 30 steps
+
+
+def test_the_table_names_the_network_that_ran():
+    from musicjax.evaluate.idyom import markdown_table
+
+    bits = {"STM": 2.5, "LTM": 2.4, "LTM+": 2.2, "BOTH+": 2.0}
+    ours = {"BOTH": 1.8, "LSTM": 1.9, "LSTM+": 1.85, "BOTH+": 1.88, "ALL+": 1.78}
+    result = lambda config: {"dataset": "kinder", "published": bits, "ppm": {"bits_per_note": bits, "seconds": 1.0},
+                             "lstm": {"config": config, "bits_per_note": ours, "seconds": 2.0}}
+    rows = markdown_table(result({"architecture": "transformer", "num_layers": 2, "hidden": 128, "num_heads": 4,
+                                  "viewpoints": ["pitch", "interval"]})).splitlines()
+    assert rows[4].startswith("| ours: Transformer 2×128, 4 heads, viewpoint inputs") and "LSTM" not in rows[4]
+    assert rows[5].startswith("| ours: Transformer+ (viewpoint) with PPM* LTM+ and STM") and rows[5].endswith("1.780 | |")
+    rows = markdown_table(result({"num_layers": 1, "hidden": 256, "ensemble": 2, "viewpoints": ["pitch"]})).splitlines()
+    assert rows[4].startswith("| ours: LSTM 1×256, 2 seeds averaged, pitch inputs") and "| 1.800 | 1.900 | 1.850 | 1.880 |" in rows[4]
