@@ -3,11 +3,11 @@ the MTrk chunks found (`track_chunks`), one pass over a file's tracks that pairs
 `musicjax.data.midi`'s rule and lists the meta events the reader keeps (by kind: names, texts,
 lyrics), then the tempo map, the notes in the Score's order (a natural merge of each part's runs)
 and their times (the note each lyric is sung on, and the lyric texts: `midi_lyrics_kernel.py`).
-Imported on first read (the first read in a checkout compiles it,
-~13 s on the AMD EPYC, into numba's cache; later processes load it, ~0.6 s).
+Imported on first read (the first read in a checkout compiles it and the lyric kernels,
+~19 s on the AMD EPYC, into numba's cache; later processes load them, ~0.7 s).
 
 Measured (`musicjax bench midi_read`, 2-core AMD EPYC, 2026-12-06): a plain chorale file is read
-in ~0.09 ms, one with lyrics in ~0.17 ms; the decoder this replaced (symusic, and a Python loop
+in ~0.075 ms, one with lyrics in ~0.105 ms; the decoder this replaced (symusic, and a Python loop
 for the tracks symusic could not settle) took ~1.5 ms, pretty_midi ~5.5 ms."""
 
 from __future__ import annotations
