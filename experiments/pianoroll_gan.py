@@ -52,6 +52,11 @@ Half the learning rates (voices, `--set train.g_learning_rate=5e-4 --set train.d
 8,000 steps, alone, ~28 min): slower (valid FD 102 at 2,000 against 12.7) and no better later
 (17.7 at its best, 5,000); test at that checkpoint FD 9.64 (**3.49x**), 13 of 31 metrics, in key
 82.3%. MuseGAN's 1e-3 stays.
+Both learning rates decayed linearly to 0 over 6,000 steps, as the WGAN-GP paper's code does
+(voices, `--set train.schedule=warmup_linear --set train.num_steps=6000`, 2026-12-06, shared with
+an IDyOM run, ~37 min): behind the constant rate at every validation point (valid FD 80 / 25 / 18
+/ 16 / 17.5 / 17.3 at 1,000-6,000 against 75 / 12.7 / 11.8 / 11.6 / 10.4 / 10.9) and on test at its
+best (step 4,000): FD 7.96 (**2.88x**), 17 of 31 metrics, in key 82.8%. The constant rate stays.
 The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
 metrics: it was far from converged, not the model's limit.
 Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
