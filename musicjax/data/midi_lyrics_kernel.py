@@ -145,8 +145,8 @@ def sung_words(data, texts, lyrics, is_kar, pitch, start_q, part, order, parts, 
     (track, tick, kind, payload start, payload length; grouped by track in ascending order, file
     order within one); is_kar: the file is named .kar; pitch, start_q, part, order as
     `attach_lyrics` takes them; parts [p, 3]: (track, channel, program) of each part
-    (`midi_kernel.read_file`'s); syllabic_of [4] int8: the syllabic code of 2 * (a hyphen before) + (a hyphen
-    after) (`midi._SYLLABIC_OF_HYPHENS`).
+    (`midi_kernel.read_file`'s); syllabic_of [4] int8: the syllabic code of 2 * (a hyphen
+    before) + (a hyphen after) (`midi._SYLLABIC_OF_HYPHENS`).
 
     The sung syllables are the lyric events that are not blank, or, where there are none, the
     words of the karaoke tracks (`_karaoke_syllables`); each goes to its note (`attach_lyrics`).
@@ -159,9 +159,9 @@ def sung_words(data, texts, lyrics, is_kar, pitch, start_q, part, order, parts, 
         with over 127 lyrics of one track; texts that are not UTF-8 the caller finds;
       title_rows [t] int64: rows of `texts` that may title a karaoke file (each karaoke track's
         first "@T" header, in track order);
-      text_q [t] float64, text_kind [t] int8 (0: text FF 01, 1: marker; `score.TEXT_KINDS`), text_joined
-        uint8: the text and marker events in time order (ties in file order), their payloads
-        joined by zero bytes."""
+      text_q [t] float64, text_kind [t] int8 (0: text FF 01, 1: marker; `score.TEXT_KINDS`),
+        text_joined uint8: the text and marker events in time order (ties in file order), their
+        payloads joined by zero bytes."""
     text_q, text_kind, text_joined = _texts_in_time(data, texts, tpq)
     syllables, plain = _lyric_syllables(data, lyrics)
     title_rows = np.empty(0, np.int64)

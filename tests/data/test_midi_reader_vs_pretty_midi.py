@@ -349,7 +349,8 @@ def test_compiled_words_equal_the_general_path(variants):
     Unicode spaces, Latin-1 bytes, zero bytes, verse tags, headers, markers, several word tracks,
     .kar or not. Where the compiled path declines, the general path is what comes back."""
     lyric_payloads = [b"Herr", b"-lich-", b"-", b"--", b"a-", b"-b", b" ", b"\t\x1c", b"", b"\xc3\xa9-", b"\xe9t\xe9",
-                      b"[v2]Gott", b"[vx]so", b"\xc2\xa0", b"\xe3\x80\x80", b"a\x00b", b"\xc2\x85", b"-\xc3\xbc-", b"x y"]
+                      b"[v2]Gott", b"[vx]so", b"\xc2\xa0", b"\xe3\x80\x80", b"a\x00b", b"\xc2\x85", b"-\xc3\xbc-",
+                      b"x y"]
     words = [b"@KMIDI KARAOKE FILE", b"@T  Lied ", b"@T", b"@Lde", b"@Iinfo", b"/Herr", b" Gott", b"lich", b"\\Vers",
              b"-", b"--x", b"a-", b" ", b"", b"x ", b"[v2]so", b"\xc3\xa9", b"\xe9", b"a\x00b", b"\xe3\x80\x80", b" / "]
     rng = random.Random(5)
@@ -365,7 +366,8 @@ def test_compiled_words_equal_the_general_path(variants):
         tracks = [[(0, bench._meta(0x51, (500000).to_bytes(3, "big")))], notes]
         for _ in range(rng.randint(1, 3)):  # karaoke words (and markers) in tracks of their own
             chosen = [rng.choice(words) for _ in range(rng.randint(1, 9))]
-            tracks.append([(40 * k, bench._meta(0x06 if rng.random() < 0.1 else 0x01, p)) for k, p in enumerate(chosen)])
+            kinds = [0x06 if rng.random() < 0.1 else 0x01 for _ in chosen]  # a few markers among the words
+            tracks.append([(40 * k, bench._meta(kind, p)) for k, (kind, p) in enumerate(zip(kinds, chosen))])
         made.append((bench.smf(tracks, 480), rng.choice([".kar", ".mid"])))
     compiled = declined = 0
     for data, suffix in [(d, s) for d, s in variants] + made:
