@@ -325,8 +325,9 @@ def make(config) -> Task:
 
     @functools.cache
     def fitted_classifier():
+        # seeded by the evaluation, not the run: runs of different seeds are judged by one classifier
         return train_key_classifier(classifier, data("train"), bounds("train"), e.classifier_steps,
-                                    e.classifier_batch, seed)
+                                    e.classifier_batch, e.get("classifier_seed", 0))
 
     @jax.jit
     def _classify(params, x):
