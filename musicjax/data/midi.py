@@ -310,7 +310,7 @@ def _words_general(path, data: bytes, tpq: int, title: str, columns, order: np.n
         (track, tick, raws), karaoke_title = _karaoke_words(texts, str(path).lower().endswith(".kar"))
         title = title or karaoke_title
     if not raws:
-        return lyric_columns(()), True, title, in_time
+        return _NO_LYRICS, True, title, in_time
     note, ordinal = _lyrics_kernel().attach_lyrics(columns[0], columns[1], columns[6], order, part_rows[:, 0],
                                                    part_rows[:, 1] == 9, track, tick, tpq)
     return (note, *_lyrics_from_midi_texts(raws, ordinal)), False, title, in_time

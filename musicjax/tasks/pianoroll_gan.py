@@ -268,7 +268,7 @@ def make(config) -> Task:
     if config.model.output not in OUTPUTS:
         raise ValueError(f"model.output must be one of {', '.join(OUTPUTS)}, got {config.model.output!r}")
     z_dim, seed, n_critic, batch_size = config.model.z_dim, config.seed, g.n_critic, t.batch_size
-    g_tx, d_tx = adam(t, "g", t.num_steps), adam(t, "d", t.num_steps * g.n_critic)
+    g_tx, d_tx = adam(t, "g", t.num_steps), adam(t, "d", t.num_steps * n_critic)
     d_step, g_step = make_steps(generator, discriminator, loss=g.loss, z_dim=z_dim, gp_weight=g.gp_weight,
                                 output=config.model.output)
     train_step = make_train_step(d_step, g_step, ema_decay=g.ema_decay, max_bad_steps=t.max_bad_steps)
