@@ -145,6 +145,8 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
     c.eval.classifier_steps = 600  # its training steps (batch below), on real training segments
     c.eval.classifier_batch = 64
     c.eval.classifier_seed = 0  # its parameters and batches: the same classifier whatever the run's seed
+    c.eval.classifier_count = 5  # `musicjax evaluate` also gives the ratio under this many classifiers (seeds
+    # classifier_seed, +1, ...) and their mean: one classifier's ratio is one draw (1: that one only)
 
     c.sample = ml_collections.ConfigDict()
     c.sample.binarize = "threshold"  # for `musicjax sample` and the written MIDI/WAV
@@ -180,6 +182,7 @@ def get_config(variant: str = "default") -> ml_collections.ConfigDict:
             c.train.batch_size, c.train.num_steps = 8, 12
             c.log_every, c.eval_every, c.checkpoint_every = 2, 6, 6
             c.eval.classifier_steps, c.eval.classifier_batch, c.eval.embed_dim = 30, 16, 8
+            c.eval.classifier_count = 2
         else:
             raise ValueError(f"unknown variant {part!r}: default, bce, wgan_gp, hinge, voices, essen, large, tiny "
                              "(comma-joined)")

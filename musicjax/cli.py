@@ -171,11 +171,40 @@ def _fitted_family(config):
     return m if hasattr(m, "fit") else None
 
 
-def _restored(workdir, which: str = "best"):
-    """(config, task, state, step) of a training workdir, its best (or latest) checkpoint."""
+def _with_settings(config, items):
+    """A workdir's config with `--set` evaluation settings applied: only eval.* and sample.* (the
+    model and its data are the checkpoint's); a field the run's config predates is taken from
+    the family's defaults first, so older runs can be evaluated with newer settings."""
+    import ml_collections
+
+    from musicjax.config import ConfigError, apply_override, defaults
+
+    try:
+        base = defaults(config.model_family)
+        for item in items:
+            key = item.partition("=")[0]
+            section, _, leaf = key.partition(".")
+            if section not in ("eval", "sample") or not leaf or "." in leaf:
+                raise ConfigError(f"--set {item!r}: a training run's evaluation can change eval.* and sample.* "
+                                  "settings only (the model is the checkpoint's)")
+            if section in base and leaf in base[section]:
+                node = config.get(section)
+                if node is None:
+                    config[section] = node = ml_collections.ConfigDict()
+                if leaf not in node:
+                    node[leaf] = base[section][leaf]
+            apply_override(config, item)
+    except ConfigError as e:
+        raise CliError(str(e)) from None
+    return config
+
+
+def _restored(workdir, which: str = "best", settings=()):
+    """(config, task, state, step) of a training workdir, its best (or latest) checkpoint, with
+    evaluation `settings` (`--set` items, `_with_settings`) applied."""
     from musicjax.train.loop import restore_state
 
-    config = _workdir_config(workdir)
+    config = _with_settings(_workdir_config(workdir), settings) if settings else _workdir_config(workdir)
     task = _task(config)
     try:
         state, step = restore_state(task, config, workdir, which)
@@ -323,9 +352,11 @@ def cmd_evaluate(args) -> int:
         raise CliError("evaluate needs --workdir (a training run) or --idyom CONFIG")
     fitted = _fitted_family(_workdir_config(args.workdir))
     if fitted:
+        if args.set:
+            raise CliError(f"{args.workdir}: --set does not apply to a fitted {fitted.__name__.split('.')[-1]} run")
         result = fitted.report(args.workdir, args.split)
     else:
-        _, task, state, step = _restored(args.workdir, args.checkpoint)
+        _, task, state, step = _restored(args.workdir, args.checkpoint, args.set or ())
         report = task.full_report(state, args.split)
         result = {"checkpoint_step": step, "checkpoint": args.checkpoint, **report}
         write_outputs = task.extra.get("write_outputs")  # a family's pictures, audio and tables of this split
@@ -498,7 +529,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "(:kinder_quick: the LSTM on one fold, about a minute)")
     c.add_argument("--out", help="with --idyom: directory for the JSON and Markdown table")
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
-                   help="with --idyom: override a config field (repeatable)")
+                   help="override a config field (repeatable); with --workdir eval.* and sample.* only, "
+                        "e.g. eval.classifier_count=5")
     c.set_defaults(func=cmd_evaluate)
 
     c = sub.add_parser("bench", help="run a benchmark from benchmarks/ (prints JSON)")

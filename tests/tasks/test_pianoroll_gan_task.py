@@ -155,8 +155,10 @@ def test_the_training_loop_trains_checkpoints_and_resumes_it(task, tmp_path):
     assert any("d_loss" in r for r in rows) and any("valid_frechet_real_vs_real" in r for r in rows)
     from musicjax.cli import main
 
+    assert main(["evaluate", "--workdir", str(tmp_path / "whole"), "--split", "valid", "--set", "model.z_dim=8"]) != 0
     assert main(["evaluate", "--workdir", str(tmp_path / "whole"), "--split", "valid"]) == 0
     out = json.loads((tmp_path / "whole" / "eval_valid.json").read_text())
+    assert out["frechet_over_classifiers"]["seeds"] == [0, 1]
     assert out["checkpoint_step"] == 6 and out["threshold"]["frechet"] > 0
     assert (tmp_path / "whole" / "eval_valid.md").read_text().startswith("| metric |")
     assert len(out["written"]["midi"]) == 16 and (tmp_path / "whole" / "samples" / "grid.png").exists()
@@ -174,6 +176,11 @@ def test_report_samples_and_written_outputs(task, tmp_path):
     assert stand_in["frechet"] > 0
     assert stand_in["frechet_ratio"] == pytest.approx(stand_in["frechet"] / t["frechet_real_vs_real"])
     assert 0 <= stand_in["metrics_within_10pct"] <= 1 and "random training segments" in report["markdown"]
+    across = report["frechet_over_classifiers"]  # tiny: 2 classifiers; the first is the one above
+    assert across["seeds"] == [0, 1] and across["frechet_ratio"][0] == pytest.approx(t["frechet_ratio"])
+    assert across["training_segments_ratio"][0] == pytest.approx(stand_in["frechet_ratio"])
+    assert across["frechet_real_vs_real"][0] != across["frechet_real_vs_real"][1]
+    assert across["mean_ratio"] == pytest.approx(np.mean(across["frechet_ratio"])) and "Over 2 classifiers" in report["markdown"]
     scores = task.sample(state, 3, seed=5, temperature=0.9, primer=None)
     assert len(scores) == 3 and all(len(s.parts) == 4 for s in scores)
     assert all(s.num_notes == 0 or (36 <= s.pitch.min() and s.pitch.max() < 84) for s in scores)
@@ -207,6 +214,20 @@ def test_the_single_track_essen_variant_trains():
     report = task.full_report(state, "valid")
     assert report["tracks"] == ["melody"] and "qn_melody" in report["threshold"]["rows"]
     assert not any(k.startswith(("td_", "crossings_")) for k in report["threshold"]["rows"])
+
+
+def test_an_older_run_is_evaluated_with_newer_settings():
+    """`musicjax evaluate --workdir ... --set eval.X=...`: a field the run's config.json predates
+    is taken from the family's defaults, then set; the model's fields cannot change."""
+    from musicjax.cli import CliError, _with_settings
+
+    config = get_config("tiny")
+    del config.eval["classifier_count"]  # a run written before the field existed
+    assert _with_settings(config, ["eval.classifier_count=3", "sample.binarize=bernoulli"]).eval.classifier_count == 3
+    assert config.sample.binarize == "bernoulli"
+    for bad in ("model.z_dim=8", "eval=1", "eval.classifier_count=x", "eval.nothing=1"):
+        with pytest.raises(CliError, match="--set"):
+            _with_settings(get_config("tiny"), [bad])
 
 
 def test_runs_of_any_seed_are_judged_by_one_classifier():
