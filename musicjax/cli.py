@@ -204,7 +204,9 @@ def _restored(workdir, which: str = "best", settings=()):
     evaluation `settings` (`--set` items, `_with_settings`) applied."""
     from musicjax.train.loop import restore_state
 
-    config = _with_settings(_workdir_config(workdir), settings) if settings else _workdir_config(workdir)
+    config = _workdir_config(workdir)
+    if settings:
+        config = _with_settings(config, settings)
     task = _task(config)
     try:
         state, step = restore_state(task, config, workdir, which)
