@@ -75,12 +75,14 @@ seeds 0-4 and their mean). For one generator the distance moves little with the 
   training segments             1.72x               1.72  1.25  1.40  1.53  1.77          1.53
 Seed 2 (`--set seed=2`, 8,000 steps, shared with an IDyOM run, ~60 min) chose step 5,000 on
 validation (valid FD 16.05; 16.4 at 6,000 and 7,000, 19.1 at 8,000) and scores FD 8.70 on test,
-22 of 31 metrics within 10%, in key 85.5%. Over the three seeds the ratio averages 2.23 under five
+22 of 31 metrics within 10%, in key 85.5%; its last checkpoint (8,000) scores 3.09x, so this seed
+is worse throughout, not by the checkpoint chosen. Over the three seeds the ratio averages 2.23 under five
 classifiers (2.54 under the first): two seeds of three sit at the 2x goal, the third well above,
 so the recipe does not meet it reliably (the three evaluations: experiments/results_pianoroll_gan.json).
 What stands in the way is the spread between seeds (2.18-3.15x under one classifier, as wide as the
-distance from the training segments' 1.72x) and a validation split of 26 pieces (real vs real
-13-15) too small to tell checkpoints apart.
+distance from the training segments' 1.72x). Validation does see it (best valid FD 16.05 for seed 2
+against 10.07 for seed 0, the same classifier), so training a few seeds and keeping the best on
+validation is the protocol this points to; it costs a run per seed.
 The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
 metrics: it was far from converged, not the model's limit.
 Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
