@@ -28,6 +28,11 @@ Measured: chorales, 2-core CPU, 2026-11-22, 2,560 s: LSTM 1.949, BOTH 1.999, LST
           (the columns name the Transformer in the LSTM's place): below the 2-seed viewpoint LSTM
           without dynamic evaluation (1.885, BOTH 1.836), level with it mixed (ALL+ 1.775), and no
           gain from dynamic evaluation, where the LSTM gains 0.06.
+          chorales_transformer, all ten folds, 2-core AMD EPYC shared with a GAN run, a CI run and
+          evaluations for most of it, 2026-12-06, 6,665 s: LSTM 1.989, BOTH 1.996, LSTM+ 2.092, BOTH+
+          2.155, ALL+ 2.037 bits/note: one Transformer beats either viewpoint LSTM alone (2.030 /
+          2.010) but not their two-seed average (1.949), and dynamic evaluation, with the LSTM's
+          update settings, costs it 0.10 bits (the LSTM gains 0.02).
           All rows: README "Results", experiments/results_idyom.json.
 """
 
