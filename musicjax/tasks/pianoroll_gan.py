@@ -360,7 +360,7 @@ def make(config) -> Task:
         transposed distribution, and the key classifier's embedding sees keys, so untransposed real
         sets of a few dozen pieces differ from it, and from each other, by their keys alone."""
         d = data(split)
-        a, b = real_summary(split)["halves"]
+        a, b = halves(d)  # not real_summary's: the training split's embedding needs no metrics
         lo, hi = bounds(split)
         shift = lo + np.floor(np.random.default_rng([e.seed, 1]).random(len(lo)) * (hi - lo + 1)).astype(np.int64)
         moved = np.stack([shift_pitches(r, int(k)) for r, k in zip(d["rolls"], shift)])
@@ -373,7 +373,7 @@ def make(config) -> Task:
         """Generated embeddings (as many as the split's segments) against the split's real ones
         under the classifier of seed `cseed`: the distance, real vs real, and their ratio."""
         real = real_embedding(split, cseed)
-        a, b = real_summary(split)["halves"]
+        a, b = halves(data(split))
         fd = 0.5 * (pm.frechet_distance(emb[:len(a)], real["embedding"][b]) +
                     pm.frechet_distance(emb[len(a):len(a) + len(b)], real["embedding"][a]))
         return {"frechet": fd, "frechet_real_vs_real": real["frechet_real_vs_real"],
@@ -390,13 +390,14 @@ def make(config) -> Task:
 
     def over_classifiers(rolls: np.ndarray, pick: np.ndarray, split: str, count: int) -> dict:
         """The Fréchet ratio of generated rolls and of the training stand-in (training segments
-        `pick`, transposed as in `real_embedding`) under `count` classifiers (seeds classifier_seed, +1, ...): one classifier's ratio is one draw (the
-        chorale test split's real-vs-real value moved from 2.76 to 4.21 with the seed), their mean
-        the steadier figure."""
+        `pick`, transposed as in `real_embedding`) under `count` classifiers (seeds classifier_seed,
+        +1, ...): one classifier's ratio is one draw (the chorale test split's real-vs-real value
+        moved from 2.76 to 4.21 with the seed), their mean the steadier figure."""
         seeds = [classifier_seed + i for i in range(count)]
         gen = [frechet(classify(rolls, s)[1], split, s) for s in seeds]
         train = [frechet(real_embedding("train", s)["embedding"][pick], split, s) for s in seeds]
-        ratios, train_ratios = np.array([g["frechet_ratio"] for g in gen]), np.array([t["frechet_ratio"] for t in train])
+        ratios = np.array([g["frechet_ratio"] for g in gen])
+        train_ratios = np.array([t["frechet_ratio"] for t in train])
         return {"seeds": seeds, "frechet": [g["frechet"] for g in gen],
                 "frechet_real_vs_real": [g["frechet_real_vs_real"] for g in gen], "frechet_ratio": ratios.tolist(),
                 "training_segments_ratio": train_ratios.tolist(), "mean_ratio": float(ratios.mean()),
