@@ -13,6 +13,12 @@ import time
 import jax
 import jax.numpy as jnp
 
+from musicjax.allocator import keep_freed_memory
+
+# Both sides of every benchmark run under the allocator setting the CLI gives a run (applied before
+# the first JAX array; MUSICJAX_MALLOC=system keeps glibc's defaults, for comparison).
+MALLOC = keep_freed_memory()
+
 
 def interleaved(fns: dict, warmup: int, steps: int) -> dict:
     """Median seconds per call of each function, calls alternating between them so every side
@@ -47,6 +53,7 @@ def environment() -> dict:
     return {"machine": platform.processor() or platform.machine(), "cpus": os.cpu_count(),
             "avx512": _has_flag("avx512f"), "avx512_bf16": _has_flag("avx512_bf16"),
             "jax": jax.__version__, "torch": torch.__version__, "torch_threads": torch.get_num_threads(),
+            "malloc": MALLOC,
             **{k: os.environ.get(k) for k in ("OMP_NUM_THREADS", "OMP_WAIT_POLICY", "MALLOC_ARENA_MAX",
                                               "OPENBLAS_CORETYPE", "XLA_FLAGS") if os.environ.get(k)}}
 

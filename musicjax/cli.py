@@ -550,6 +550,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """The CLI's one error boundary: every failure becomes one line (with `--debug`, the traceback)."""
+    from musicjax.allocator import keep_freed_memory
+
+    keep_freed_memory()  # before the first JAX array: see musicjax/allocator.py
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)

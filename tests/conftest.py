@@ -21,6 +21,10 @@ import uuid
 
 import pytest
 
+from musicjax.allocator import keep_freed_memory
+
+keep_freed_memory()  # as the CLI does, before the first JAX array of this process or a worker
+
 REPO = pathlib.Path(__file__).resolve().parents[1]
 os.environ["MUSICJAX_DATA"] = os.environ.get("MUSICJAX_TEST_DATA", str(REPO / ".cache" / "test-data"))
 if "JAX_COMPILATION_CACHE_DIR" not in os.environ:
