@@ -8,6 +8,7 @@ import json
 import pathlib
 import sys
 
+from musicjax.allocator import keep_freed_memory
 from musicjax.data.score import ScoreError
 
 
@@ -550,8 +551,6 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv=None) -> int:
     """The CLI's one error boundary: every failure becomes one line (with `--debug`, the traceback)."""
-    from musicjax.allocator import keep_freed_memory
-
     keep_freed_memory()  # before the first JAX array: see musicjax/allocator.py
     args = build_parser().parse_args(argv)
     try:
