@@ -95,6 +95,7 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
     c.model.max_distance = 0  # transformer only: relative distances embedded (0: train.seq_len)
     c.model.nade_hidden = 64  # NADE hidden units (each step holds [frames, 88, nade_hidden] activations)
     c.model.dropout = 0.3  # on the body's output (and inside the Transformer)
+    c.model.tonic_input = False  # the window's tonic (moved by data.max_transpose) as a one-hot input
 
     c.train = ml_collections.ConfigDict()
     c.train.batch_size = 16  # windows per step

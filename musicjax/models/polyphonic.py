@@ -78,7 +78,10 @@ class NADEHead(nn.Module):
 class FrameModel(nn.Module):
     """previous frames [B, T, K] (row t holds frame t - 1; the first a zero frame) -> (logits [B, T,
     K] of frames [B, T, K], state). The state is the body's: LSTM carries, or the Transformer's KV
-    cache; passing it back continues the sequence, one frame at a time when sampling."""
+    cache; passing it back continues the sequence, one frame at a time when sampling. With
+    `tonic_input`, every input row also carries the piece's tonic as a one-hot over 12 pitch classes:
+    training windows transposed away from C say where they were moved, so the model can share what
+    holds in every key and still keep what is particular to C (evaluation and sampling are in C)."""
 
     num_keys: int = 88
     body: str = "lstm"  # lstm | transformer
@@ -91,6 +94,7 @@ class FrameModel(nn.Module):
     max_distance: int = 128  # transformer only: relative distances embedded
     nade_hidden: int = 128
     dropout: float = 0.0
+    tonic_input: bool = False  # each frame's input also holds a one-hot of the piece's tonic (12 classes)
     dtype: Any = jnp.float32
 
     def setup(self):
@@ -110,15 +114,20 @@ class FrameModel(nn.Module):
             raise ValueError(f"head must be nade or sigmoid, got {self.head!r}")
         self.drop = nn.Dropout(self.dropout)
 
-    def context(self, previous, state=None, deterministic: bool = True):
-        """previous [B, T, K] -> (context [B, T, C], state)."""
+    def context(self, previous, state=None, deterministic: bool = True, tonic=None):
+        """previous [B, T, K] (and with `tonic_input`, tonic [B] int pitch classes: None for C, 0)
+        -> (context [B, T, C], state)."""
         x = previous.astype(jnp.float32)
+        if self.tonic_input:
+            tonic = jnp.zeros(x.shape[:1], jnp.int32) if tonic is None else tonic
+            key = jnp.broadcast_to(jax.nn.one_hot(tonic, 12)[:, None, :], x.shape[:2] + (12,))
+            x = jnp.concatenate([x, key], axis=-1)
         if self.body == "lstm":
             return self.stack(x, state, deterministic=deterministic)
         return self.stack(self.embed(x), state, deterministic=deterministic)
 
-    def __call__(self, previous, frames, state=None, deterministic: bool = True):
-        context, state = self.context(previous, state, deterministic)
+    def __call__(self, previous, frames, state=None, deterministic: bool = True, tonic=None):
+        context, state = self.context(previous, state, deterministic, tonic)
         context = self.drop(context, deterministic=deterministic or self.dropout == 0)
         return self.out(context, frames), state
 

@@ -123,7 +123,9 @@ def pad_rows(rows: list[tuple[np.ndarray, np.ndarray]], length: int, num_keys: i
 
 def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, num_keys: int,
                    max_transpose: int = 0) -> dict:
-    """A batch of `batch_size` windows of up to `seq_len` frames, the same for a given (seed, step):
+    """A batch of `batch_size` windows of up to `seq_len` frames ({'frames', 'previous', 'mask'} as
+    `pad_rows`, and 'tonic' [N] int32: each window's tonic pitch class, 0 (C) unless transposed), the
+    same for a given (seed, step):
     pieces drawn in proportion to their length, a window start uniform within each; with
     `max_transpose`, each window moved along the keys by a shift drawn uniformly from those in
     [-max_transpose, max_transpose] that keep its notes on the keyboard (training augmentation: the
@@ -132,7 +134,7 @@ def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, 
     shift_rng = np.random.default_rng([seed, step, 1])  # its own stream: the windows do not depend on it
     lengths = np.array([len(f) for _, f in pieces], np.float64)
     chosen = rng.choice(len(pieces), size=batch_size, p=lengths / lengths.sum())
-    rows = []
+    rows, tonics = [], []
     for i in chosen:
         frames = pieces[i][1]
         start = int(rng.integers(0, max(1, len(frames) - seq_len + 1)))
@@ -141,8 +143,11 @@ def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, 
             used = np.flatnonzero(window.any(0) | previous.any(0))  # keys sounding in the window
             shift = int(shift_rng.choice(shifts_in_range(used, max_transpose, 0, num_keys - 1)))
             window, previous = shift_pitches(window, shift), shift_pitches(previous, shift)
+            tonics.append(shift % 12)
+        else:
+            tonics.append(0)
         rows.append((window, previous))
-    return pad_rows(rows, seq_len, num_keys)
+    return {**pad_rows(rows, seq_len, num_keys), "tonic": np.array(tonics, np.int32)}
 
 
 def marginal_nll(train_pieces, pieces, alpha: float = 1.0) -> tuple[float, int]:
@@ -161,7 +166,7 @@ def model_from_config(config) -> FrameModel:
     return FrameModel(num_keys=config.data.num_keys, body=m.body, head=m.head, hidden=m.hidden,
                       num_layers=m.num_layers, num_heads=m.num_heads, ff_dim=m.ff_dim, max_len=m.max_len,
                       max_distance=m.max_distance or config.train.seq_len, nade_hidden=m.nade_hidden,
-                      dropout=m.dropout, dtype=dtype)
+                      dropout=m.dropout, tonic_input=m.get("tonic_input", False), dtype=dtype)
 
 
 def make(config) -> Task:
@@ -190,7 +195,7 @@ def make(config) -> Task:
 
     def loss_fn(params, batch, key, step):
         logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"], deterministic=False,
-                                rngs={"dropout": key})
+                                tonic=batch["tonic"], rngs={"dropout": key})
         mean, total, count = frame_nll(logits, batch["frames"], batch["mask"])
         return mean, {"frames": count}
 

@@ -97,3 +97,16 @@ def test_sigmoid_head_ignores_the_frame():
     a, _ = model.apply({"params": params}, x, x)
     b, _ = model.apply({"params": params}, x, 1.0 - x)
     np.testing.assert_array_equal(a, b)
+
+
+def test_tonic_input_is_c_by_default_and_reaches_every_frame():
+    model = FrameModel(num_keys=12, body="lstm", head="nade", hidden=16, nade_hidden=8, tonic_input=True)
+    x = (jax.random.uniform(jax.random.key(9), (3, 6, 12)) < 0.4).astype(jnp.float32)
+    params = model.init(jax.random.key(10), x, x)["params"]
+    assert params["lstm"]["wx_0"].shape[0] == 12 + 12  # the keys, then the tonic's one-hot
+    c, _ = model.apply({"params": params}, x, x)
+    c0, _ = model.apply({"params": params}, x, x, tonic=jnp.zeros(3, jnp.int32))
+    np.testing.assert_array_equal(c, c0)
+    moved, _ = model.apply({"params": params}, x, x, tonic=jnp.array([0, 7, 7]))
+    np.testing.assert_array_equal(moved[0], c[0])
+    assert np.all(np.abs(moved[1:] - c[1:]).max(axis=-1) > 0)  # every frame of a G window differs

@@ -75,6 +75,10 @@ def test_transposed_training_windows_are_the_same_notes_moved_on_the_keyboard():
         assert matches and a.sum() == b.sum()
         shifts.add(matches[0])
     assert len(shifts) > 3  # shifts drawn, not one
+    tonics = [next(s for s in range(-5, 6) if np.array_equal(shift_pitches(a, s), b)) % 12
+              for a, b in zip(plain["frames"], moved["frames"]) if a.any()]
+    assert list(moved["tonic"][plain["frames"].any((1, 2))]) == tonics  # each window says where C went
+    assert not plain["tonic"].any()
     for a, b, c in zip(plain["previous"], moved["previous"], moved["frames"]):
         assert np.array_equal(b[1:], c[:-1])  # inputs are still the frames before
     assert np.array_equal(shift_pitches(np.eye(4)[:1], -1), [[0, 0, 0, 0]])
