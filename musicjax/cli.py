@@ -270,6 +270,8 @@ def cmd_sample(args) -> int:
     if not (workdir / "config.json").exists() and (workdir / "run" / "config.json").exists():
         raise CliError(f"{workdir}: not a training workdir; the demo's training run is in {workdir / 'run'} "
                        f"(--workdir {workdir / 'run'})")
+    if args.ensemble:
+        return _evaluate_ensemble(args)
     fitted = _fitted_family(_workdir_config(args.workdir))
     if fitted:  # a text model: lines, written to one file
         return _write_lines(fitted.sample(args.workdir, args.num, args.seed), args.out)
@@ -353,6 +355,8 @@ def cmd_evaluate(args) -> int:
         return _evaluate_idyom(args)
     if not args.workdir:
         raise CliError("evaluate needs --workdir (a training run) or --idyom CONFIG")
+    if args.ensemble:
+        return _evaluate_ensemble(args)
     fitted = _fitted_family(_workdir_config(args.workdir))
     if fitted:
         if args.set:
@@ -366,6 +370,35 @@ def cmd_evaluate(args) -> int:
         if write_outputs:
             result["written"] = write_outputs(state, args.workdir, split=args.split, evaluation=report)
     atomic_write_text(pathlib.Path(args.workdir) / f"eval_{args.split}.json", json.dumps(result, indent=1))
+    print(json.dumps(result, indent=1))
+    return 0
+
+
+def _evaluate_ensemble(args) -> int:
+    """--workdir A --ensemble B [--ensemble C ...]: each run's NLL and their equal mixture's on one
+    split (runs of one family whose task gives `unit_log_probs`), written to A/ensemble_SPLIT.json."""
+    from musicjax.data.files import atomic_write_text
+    from musicjax.evaluate.ensemble import report
+
+    if args.set:
+        raise CliError("--set does not apply to an ensemble (each member is evaluated as it was trained)")
+    workdirs = [args.workdir, *args.ensemble]
+    members, names, family = [], [], None
+    for w in workdirs:
+        config, task, state, step = _restored(w, args.checkpoint)
+        if family not in (None, config.model_family):
+            raise CliError(f"{w}: a {config.model_family} run cannot join an ensemble of {family} runs")
+        family = config.model_family
+        log_probs = task.extra.get("unit_log_probs")
+        if log_probs is None:
+            raise CliError(f"{w}: the {family} family does not score units for an ensemble")
+        members.append(log_probs(state, args.split))
+        names.append(f"{w} (step {step})")
+    try:
+        result = {"family": family, "split": args.split, "checkpoint": args.checkpoint, **report(members, names)}
+    except ValueError as e:
+        raise CliError(f"{args.split}: {e}") from None
+    atomic_write_text(pathlib.Path(args.workdir) / f"ensemble_{args.split}.json", json.dumps(result, indent=1))
     print(json.dumps(result, indent=1))
     return 0
 
@@ -531,6 +564,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="e.g. experiments/idyom.py:kinder: 10-fold PPM and LSTM, tens of minutes "
                         "(:kinder_quick: the LSTM on one fold, about a minute)")
     c.add_argument("--out", help="with --idyom: directory for the JSON and Markdown table")
+    c.add_argument("--ensemble", action="append", metavar="WORKDIR",
+                   help="another run of the same family (repeatable): score --workdir's and these runs' "
+                        "equal mixture (chorale_frames); writes ensemble_SPLIT.json in --workdir")
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config field (repeatable); with --workdir eval.* and sample.* only, "
                         "e.g. eval.classifier_count=5")

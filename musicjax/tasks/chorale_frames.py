@@ -30,7 +30,7 @@ from musicjax.evaluate.music_stats import key_label
 from musicjax.models.polyphonic import FrameModel
 from musicjax.sample.sampling import DECODE_COMPILER_OPTIONS
 from musicjax.train import parallel
-from musicjax.train.losses import frame_nll
+from musicjax.train.losses import frame_log_prob, frame_nll
 from musicjax.train.optim import optimizer_from_config
 from musicjax.train.step import TrainState, make_train_step
 from musicjax.train.task import Task
@@ -200,24 +200,31 @@ def make(config) -> Task:
         return mean, {"frames": count}
 
     def eval_step(params, batch):
+        """-> [rows, T] log-probability of each frame (0 where masked)."""
         logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"])
-        _, total, count = frame_nll(logits, batch["frames"], batch["mask"])
-        return {"nll_sum": total, "frames": count}
+        return frame_log_prob(logits, batch["frames"]) * batch["mask"]
 
     eval_jit = jax.jit(eval_step, in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
                        out_shardings=parallel.replicated(mesh))
 
-    def evaluate(state, split: str) -> dict:
+    def frame_log_probs(state, split: str) -> np.ndarray:
+        """The log-probability (nats) of every frame of the split [frames] float64, piece by piece in
+        the split's order: what an ensemble mixes (`evaluate.ensemble`)."""
         data = eval_set(split)
         rows = max(n_dev, config.eval_batch_size // n_dev * n_dev)
-        total, frames = 0.0, 0.0
+        out = []
         for i in range(0, len(data["mask"]), rows):
             chunk = {k: v[i:i + rows] for k, v in data.items()}
-            if len(chunk["mask"]) < rows:  # one shape for every chunk: pad with empty rows
+            n = len(chunk["mask"])
+            if n < rows:  # one shape for every chunk: pad with empty rows
                 chunk = {k: np.concatenate([v, np.zeros((rows - len(v),) + v.shape[1:], v.dtype)]) for k, v in chunk.items()}
-            out = jax.device_get(eval_jit(state.params, parallel.global_batch(chunk, mesh)))
-            total, frames = total + float(out["nll_sum"]), frames + float(out["frames"])
-        return {"nll_per_frame": total / frames, "frames": frames}
+            lp = np.asarray(jax.device_get(eval_jit(state.params, parallel.global_batch(chunk, mesh))))[:n]
+            out.append(lp[chunk["mask"][:n] > 0].astype(np.float64))
+        return np.concatenate(out)
+
+    def evaluate(state, split: str) -> dict:
+        lp = frame_log_probs(state, split)
+        return {"nll_per_frame": float(-lp.mean()), "frames": float(len(lp))}
 
     def report(state, split: str) -> dict:
         """The model beside the independent-keys baseline on the same frames, and the published
@@ -273,7 +280,8 @@ def make(config) -> Task:
                     training_batch(pieces("train"), step, seed, batch_size, seq_len, d.num_keys,
                                    d.get("max_transpose", 0)), pidx, pcount),
                 evaluate=evaluate, best_metric=("nll_per_frame", "min"), sample=sample, report=report,
-                rate_metrics=("frames",), extra={"model": model, "spec": spec, "pieces": pieces, "generate": generate})
+                rate_metrics=("frames",), extra={"model": model, "spec": spec, "pieces": pieces, "generate": generate,
+                                                      "unit_log_probs": frame_log_probs})
 
 
 def _process_rows(batch: dict, pidx: int, pcount: int) -> dict:

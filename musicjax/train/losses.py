@@ -20,14 +20,19 @@ def token_cross_entropy(logits, targets, mask):
     return total / jnp.maximum(count, 1.0), total, count, correct
 
 
+def frame_log_prob(logits, frames):
+    """Log-probability (nats) of each multi-hot frame under per-key Bernoulli logits, summed over the
+    keys: logits, frames [..., keys] -> [...]."""
+    return -optax.sigmoid_binary_cross_entropy(logits.astype(jnp.float32), frames.astype(jnp.float32)).sum(-1)
+
+
 def frame_nll(logits, frames, mask):
     """Negative log-likelihood (nats) of multi-hot frames under per-key Bernoulli logits, summed over
     the keys of a frame and averaged over frames where mask is 1 (the JSB Chorales score).
 
     logits, frames [batch, time, keys]; mask [batch, time]. Returns (mean, sum, count)."""
-    per_key = optax.sigmoid_binary_cross_entropy(logits.astype(jnp.float32), frames.astype(jnp.float32))
     mask = mask.astype(jnp.float32)
-    total = jnp.sum(per_key.sum(-1) * mask)
+    total = -jnp.sum(frame_log_prob(logits, frames) * mask)
     count = jnp.sum(mask)
     return total / jnp.maximum(count, 1.0), total, count
 

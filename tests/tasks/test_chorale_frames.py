@@ -107,6 +107,24 @@ def test_evaluation_scores_every_frame_once(trained):
     assert {r["nll_per_frame"] for r in report["published"]} >= {8.45, 5.19}
 
 
+def test_an_ensemble_of_two_runs_scores_their_mixture_from_the_cli(trained, train_run, capsys):
+    from musicjax.cli import main
+
+    config, task, workdir, state = trained
+    _, _, other = train_run("experiments/chorale_frames.py:tiny", ["train.num_steps=10", "seed=1"], "frames_seed1")
+    lp = task.extra["unit_log_probs"](state, "valid")
+    assert len(lp) == task.evaluate(state, "valid")["frames"] and np.all(lp < 0)
+    assert np.isclose(-lp.mean(), task.evaluate(state, "valid")["nll_per_frame"])
+    capsys.readouterr()
+    assert main(["evaluate", "--workdir", str(workdir), "--ensemble", str(other), "--split", "valid",
+                 "--checkpoint", "latest"]) == 0
+    out = json.loads((workdir / "ensemble_valid.json").read_text())
+    assert out == json.loads(capsys.readouterr().out)
+    members = [m["nll_per_unit"] for m in out["members"]]
+    assert np.isclose(members[0], -lp.mean()) and members[0] != members[1]
+    assert out["units"] == len(lp) and out["mixture_nll_per_unit"] < np.mean(members)
+
+
 def test_samples_are_scores_of_the_asked_length(trained, chorales):
     config, task, workdir, state = trained
     scores = task.sample(state, 2, seed=0, steps=12)
