@@ -270,8 +270,6 @@ def cmd_sample(args) -> int:
     if not (workdir / "config.json").exists() and (workdir / "run" / "config.json").exists():
         raise CliError(f"{workdir}: not a training workdir; the demo's training run is in {workdir / 'run'} "
                        f"(--workdir {workdir / 'run'})")
-    if args.ensemble:
-        return _evaluate_ensemble(args)
     fitted = _fitted_family(_workdir_config(args.workdir))
     if fitted:  # a text model: lines, written to one file
         return _write_lines(fitted.sample(args.workdir, args.num, args.seed), args.out)
