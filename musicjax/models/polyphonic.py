@@ -120,8 +120,8 @@ class FrameModel(nn.Module):
         x = previous.astype(jnp.float32)
         if self.tonic_input:
             tonic = jnp.zeros(x.shape[:1], jnp.int32) if tonic is None else tonic
-            key = jnp.broadcast_to(jax.nn.one_hot(tonic, 12)[:, None, :], x.shape[:2] + (12,))
-            x = jnp.concatenate([x, key], axis=-1)
+            one_hot = jnp.broadcast_to(jax.nn.one_hot(tonic, 12)[:, None, :], x.shape[:2] + (12,))
+            x = jnp.concatenate([x, one_hot], axis=-1)
         if self.body == "lstm":
             return self.stack(x, state, deterministic=deterministic)
         return self.stack(self.embed(x), state, deterministic=deterministic)
