@@ -139,14 +139,13 @@ def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, 
         frames = pieces[i][1]
         start = int(rng.integers(0, max(1, len(frames) - seq_len + 1)))
         window, previous = with_previous(frames, start, seq_len)
+        shift = 0
         if max_transpose:
             used = np.flatnonzero(window.any(0) | previous.any(0))  # keys sounding in the window
             shift = int(shift_rng.choice(shifts_in_range(used, max_transpose, 0, num_keys - 1)))
             window, previous = shift_pitches(window, shift), shift_pitches(previous, shift)
-            tonics.append(shift % 12)
-        else:
-            tonics.append(0)
         rows.append((window, previous))
+        tonics.append(shift % 12)  # the pieces are in C: the window's tonic is where C moved
     return {**pad_rows(rows, seq_len, num_keys), "tonic": np.array(tonics, np.int32)}
 
 
@@ -200,9 +199,9 @@ def make(config) -> Task:
         return mean, {"frames": count}
 
     def eval_step(params, batch):
-        """-> [rows, T] log-probability of each frame (0 where masked)."""
+        """-> [rows, T] log-probability of each frame, padding included (the host keeps the masked)."""
         logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"])
-        return frame_log_prob(logits, batch["frames"]) * batch["mask"]
+        return frame_log_prob(logits, batch["frames"])
 
     eval_jit = jax.jit(eval_step, in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
                        out_shardings=parallel.replicated(mesh))
