@@ -353,7 +353,7 @@ def cmd_evaluate(args) -> int:
         return _evaluate_idyom(args)
     if not args.workdir:
         raise CliError("evaluate needs --workdir (a training run) or --idyom CONFIG")
-    if args.ensemble:
+    if args.ensemble or args.transpose:
         return _evaluate_ensemble(args)
     fitted = _fitted_family(_workdir_config(args.workdir))
     if fitted:
@@ -373,14 +373,21 @@ def cmd_evaluate(args) -> int:
 
 
 def _evaluate_ensemble(args) -> int:
-    """--workdir A --ensemble B [--ensemble C ...]: each run's NLL and their equal mixture's on one
-    split (runs of one family whose task gives `unit_log_probs`), written to A/ensemble_SPLIT.json."""
+    """--workdir A --ensemble B [--ensemble C ...] [--transpose K]: each run's NLL and their equal
+    mixture's on one split (runs of one family whose task gives `unit_log_probs`), with --transpose
+    each run also scored on the split moved by every shift in -K..K and those mixed in, written to
+    A/ensemble_SPLIT.json."""
     from musicjax.data.files import atomic_write_text
+    import numpy as np
+
     from musicjax.evaluate.ensemble import report
 
     if args.set:
         raise CliError("--set does not apply to an ensemble (each member is evaluated as it was trained)")
-    workdirs = [args.workdir, *args.ensemble]
+    if args.transpose < 0:
+        raise CliError(f"--transpose must be 0 or more, got {args.transpose}")
+    shifts = list(range(-args.transpose, args.transpose + 1))
+    workdirs = [args.workdir, *(args.ensemble or ())]
     members, names, family = [], [], None
     for w in workdirs:
         config, task, state, step = _restored(w, args.checkpoint)
@@ -390,10 +397,14 @@ def _evaluate_ensemble(args) -> int:
         log_probs = task.extra.get("unit_log_probs")
         if log_probs is None:
             raise CliError(f"{w}: the {family} family does not score units for an ensemble")
-        members.append(log_probs(state, args.split))
+        try:
+            members.append(np.stack([log_probs(state, args.split, transpose=s) for s in shifts]))
+        except ValueError as e:
+            raise CliError(f"{w}: {e}") from None
         names.append(f"{w} (step {step})")
     try:
-        result = {"family": family, "split": args.split, "checkpoint": args.checkpoint, **report(members, names)}
+        result = {"family": family, "split": args.split, "checkpoint": args.checkpoint,
+                  **report(members, names, shifts)}
     except ValueError as e:
         raise CliError(f"{args.split}: {e}") from None
     atomic_write_text(pathlib.Path(args.workdir) / f"ensemble_{args.split}.json", json.dumps(result, indent=1))
@@ -565,6 +576,10 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--ensemble", action="append", metavar="WORKDIR",
                    help="another run of the same family (repeatable): score --workdir's and these runs' "
                         "equal mixture (chorale_frames); writes ensemble_SPLIT.json in --workdir")
+    c.add_argument("--transpose", type=int, default=0, metavar="K",
+                   help="also score each run on the split moved by every shift in -K..K semitones (its "
+                        "tonic told to a model that takes one) and mix those in: a transposition "
+                        "ensemble (chorale_frames); writes ensemble_SPLIT.json")
     c.add_argument("--set", action="append", metavar="KEY=VALUE",
                    help="override a config field (repeatable); with --workdir eval.* and sample.* only, "
                         "e.g. eval.classifier_count=5")

@@ -149,6 +149,15 @@ def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, 
     return {**pad_rows(rows, seq_len, num_keys), "tonic": np.array(tonics, np.int32)}
 
 
+def transposed_frames(source: str, frames: np.ndarray, transpose: int) -> np.ndarray:
+    """frames [T, K] moved `transpose` keys up (down if negative); ValueError naming the piece if a
+    note would leave the keyboard (nothing is dropped: a scored frame must be the piece's own)."""
+    used = np.flatnonzero(frames.any(0))
+    if transpose not in shifts_in_range(used, abs(transpose), 0, frames.shape[1] - 1):
+        raise ValueError(f"{source}: moved {transpose:+d} keys, its notes leave the {frames.shape[1]}-key keyboard")
+    return shift_pitches(frames, transpose)
+
+
 def marginal_nll(train_pieces, pieces, alpha: float = 1.0) -> tuple[float, int]:
     """The independent-keys baseline: each key on with its training frequency (add-alpha smoothed);
     (summed NLL in nats, frames) over `pieces`."""
@@ -182,15 +191,16 @@ def make(config) -> Task:
         return split_pieces(spec)[split]
 
     @functools.cache
-    def eval_set(split: str) -> dict:
-        """Every piece of the split whole, padded to the longest and to a multiple of the devices."""
-        ps = pieces(split)
+    def eval_set(split: str, transpose: int = 0) -> dict:
+        """Every piece of the split whole, moved `transpose` keys up (down if negative), padded to the
+        longest and to a multiple of the devices; 'tonic' [rows] the pitch class C moved to."""
+        ps = [(source, transposed_frames(source, f, transpose)) for source, f in pieces(split)]
         longest = max(len(f) for _, f in ps)
         if model.body == "transformer" and longest > model.max_len:
             raise ValueError(f"{split}: a piece of {longest} frames is longer than model.max_len {model.max_len}")
         rows = [with_previous(f, 0, len(f)) for _, f in ps]
         rows += [(np.zeros((0, d.num_keys), bool), np.zeros((0, d.num_keys), bool))] * (-len(rows) % n_dev)
-        return pad_rows(rows, longest, d.num_keys)
+        return {**pad_rows(rows, longest, d.num_keys), "tonic": np.full(len(rows), transpose % 12, np.int32)}
 
     def loss_fn(params, batch, key, step):
         logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"], deterministic=False,
@@ -200,16 +210,18 @@ def make(config) -> Task:
 
     def eval_step(params, batch):
         """-> [rows, T] log-probability of each frame, padding included (the host keeps the masked)."""
-        logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"])
+        logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"], tonic=batch["tonic"])
         return frame_log_prob(logits, batch["frames"])
 
     eval_jit = jax.jit(eval_step, in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
                        out_shardings=parallel.replicated(mesh))
 
-    def frame_log_probs(state, split: str) -> np.ndarray:
+    def frame_log_probs(state, split: str, transpose: int = 0) -> np.ndarray:
         """The log-probability (nats) of every frame of the split [frames] float64, piece by piece in
-        the split's order: what an ensemble mixes (`evaluate.ensemble`)."""
-        data = eval_set(split)
+        the split's order: what an ensemble mixes (`evaluate.ensemble`). With `transpose`, of the
+        frames moved that many keys, the model told their tonic (`model.tonic_input`); ValueError if
+        a piece's notes would leave the keyboard."""
+        data = eval_set(split, transpose)
         rows = max(n_dev, config.eval_batch_size // n_dev * n_dev)
         out = []
         for i in range(0, len(data["mask"]), rows):

@@ -31,8 +31,9 @@ class Task:
     extra: family-specific host functions the CLI may call by name: "interpolate" (`musicjax
         interpolate`), "write_outputs(state, workdir, split, evaluation)" (what `musicjax evaluate`
         writes beside eval_<split>.json: pictures, audio, a Markdown table), "text_samples",
-        "unit_log_probs(state, split) -> [units] float64" (the log-probability of every unit the
-        split scores, in a fixed order: `musicjax evaluate --ensemble` mixes runs through it)."""
+        "unit_log_probs(state, split, transpose=0) -> [units] float64" (the log-probability of
+        every unit the split scores, in a fixed order, with the split moved `transpose` semitones:
+        `musicjax evaluate --ensemble / --transpose` mixes runs and keys through it)."""
 
     init: Callable[[Any], Any]
     train_step: Callable

@@ -31,3 +31,17 @@ def test_members_must_score_the_same_units():
         mixture_log_probs([np.zeros(3), np.zeros(4)])
     with pytest.raises(ValueError, match="at least one"):
         mixture_log_probs([])
+
+
+def test_a_transposition_ensemble_mixes_every_run_in_every_key():
+    rng = np.random.default_rng(1)
+    runs = [np.log(rng.uniform(0.05, 1.0, (3, 40))) for _ in range(2)]  # [shifts, units] each
+    r = report(runs, ["a", "b"], shifts=(-1, 0, 1))
+    assert r["shifts"] == [-1, 0, 1] and r["units"] == 40
+    for run, member in zip(runs, r["members"]):
+        assert np.isclose(member["nll_per_unit"], -run[1].mean())  # shift 0: the split as it stands
+        assert np.isclose(member["transposed_mixture_nll_per_unit"], -mixture_log_probs(list(run)).mean())
+    assert np.isclose(r["mixture_nll_per_unit"], -mixture_log_probs([*runs[0], *runs[1]]).mean())
+    assert "transposed_mixture_nll_per_unit" not in report([runs[0][1]], ["a"])["members"][0]
+    with pytest.raises(ValueError, match="do not hold 0"):
+        report(runs, ["a", "b"], shifts=(1, 2, 3))

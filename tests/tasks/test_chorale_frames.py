@@ -107,11 +107,41 @@ def test_evaluation_scores_every_frame_once(trained):
     assert {r["nll_per_frame"] for r in report["published"]} >= {8.45, 5.19}
 
 
-def test_an_ensemble_of_two_runs_scores_their_mixture_from_the_cli(trained, train_run, capsys):
+@pytest.fixture(scope="module")
+def trained_in_every_key(train_run):
+    config, task, workdir = train_run("experiments/chorale_frames.py:tiny",
+                                      ["train.num_steps=10", "seed=1", "model.tonic_input=True",
+                                       "data.max_transpose=6"], "frames_keys")
+    state, _ = restore_state(task, config, workdir, "latest")
+    return config, task, workdir, state
+
+
+def test_transposed_scoring_is_the_model_on_the_moved_frames_told_their_tonic(trained_in_every_key):
+    import jax.numpy as jnp
+    from musicjax.train.losses import frame_log_prob
+
+    config, task, workdir, state = trained_in_every_key
+    score = task.extra["unit_log_probs"]
+    source, first = task.extra["pieces"]("valid")[0]
+    moved = shift_pitches(first, 2)  # reference: the first piece moved by hand, scored alone
+    previous = np.concatenate([np.zeros_like(moved[:1]), moved[:-1]]).astype(np.float32)
+    logits, _ = task.extra["model"].apply({"params": state.params}, previous[None], moved[None].astype(np.float32),
+                                          tonic=jnp.array([2]))
+    want = np.asarray(frame_log_prob(logits, jnp.asarray(moved[None], jnp.float32)))[0]
+    got = score(state, "valid", transpose=2)
+    np.testing.assert_allclose(got[:len(first)], want, rtol=1e-5, atol=1e-5)
+    plain = score(state, "valid")
+    np.testing.assert_array_equal(score(state, "valid", transpose=0), plain)
+    assert len(got) == len(plain) and not np.allclose(got, plain)
+    with pytest.raises(ValueError, match="leave the 88-key keyboard"):
+        score(state, "valid", transpose=60)
+
+
+def test_an_ensemble_of_two_runs_scores_their_mixture_from_the_cli(trained, trained_in_every_key, capsys):
     from musicjax.cli import main
 
     config, task, workdir, state = trained
-    _, _, other = train_run("experiments/chorale_frames.py:tiny", ["train.num_steps=10", "seed=1"], "frames_seed1")
+    other = trained_in_every_key[2]
     lp = task.extra["unit_log_probs"](state, "valid")
     assert len(lp) == task.evaluate(state, "valid")["frames"] and np.all(lp < 0)
     assert np.isclose(-lp.mean(), task.evaluate(state, "valid")["nll_per_frame"])
@@ -123,6 +153,13 @@ def test_an_ensemble_of_two_runs_scores_their_mixture_from_the_cli(trained, trai
     members = [m["nll_per_unit"] for m in out["members"]]
     assert np.isclose(members[0], -lp.mean()) and members[0] != members[1]
     assert out["units"] == len(lp) and out["mixture_nll_per_unit"] < np.mean(members)
+    # One run mixed over the keys -1..1: its own NLL unchanged, the mixture's from the three keys.
+    assert main(["evaluate", "--workdir", str(other), "--transpose", "1", "--split", "valid",
+                 "--checkpoint", "latest"]) == 0
+    moved = json.loads((other / "ensemble_valid.json").read_text())
+    assert moved["shifts"] == [-1, 0, 1] and np.isclose(moved["members"][0]["nll_per_unit"], members[1])
+    assert np.isclose(moved["members"][0]["transposed_mixture_nll_per_unit"], moved["mixture_nll_per_unit"])
+    assert main(["evaluate", "--workdir", str(other), "--transpose", "-1", "--split", "valid"]) == 1
 
 
 def test_samples_are_scores_of_the_asked_length(trained, chorales):
