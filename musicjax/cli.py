@@ -377,9 +377,9 @@ def _evaluate_ensemble(args) -> int:
     mixture's on one split (runs of one family whose task gives `unit_log_probs`), with --transpose
     each run also scored on the split moved by every shift in -K..K and those mixed in, written to
     A/ensemble_SPLIT.json."""
-    from musicjax.data.files import atomic_write_text
     import numpy as np
 
+    from musicjax.data.files import atomic_write_text
     from musicjax.evaluate.ensemble import report
 
     if args.set:
