@@ -10,6 +10,8 @@ Ensemble: musicjax train experiments/chorale_frames.py:lstm_nade_keys --workdir 
 Every key: musicjax evaluate --workdir runs/frames_keys --transpose 6 --split test (one run asked in
           every key and mixed: the best single model; with --ensemble, every run in every key)
 Variants: lstm_sigmoid (the 8.45 row's model: an LSTM with independent sigmoid outputs),
+          lstm_sigmoid_keys (the same, 1 x 512, trained in every key with the tonic as an input,
+          5,000 steps: its best row in C),
           lstm_nade (the family's defaults: an LSTM whose state sets a NADE over the keys, the
           RNN-NADE idea), lstm_nade150 (the same with 150 NADE units on a 3,000-step schedule:
           the best row before lstm_nade_keys), lstm_nade_keys (lstm_nade150 trained in every key
@@ -87,9 +89,9 @@ One model: 5.372 +- 0.010 over three seeds (mean +- sd), 1.02 nats below `lstm_n
 their mixture 5.216, 0.026 above the RNN-NADE row (5.19, on the original split): the goal is not
 met, by that much. Adding the 512/300 run to the mixture made it worse on validation (5.181 against
 5.171 for two seeds), so it is left out. The ensemble's members were chosen on validation only.
-The sigmoid LSTM does not gain from it: `lstm_sigmoid` with the same two settings and 3,000 steps,
-valid 8.907 at the last step against 8.761 without (its 88 independent outputs learn no harmony
-to share across keys; only the per-key prior, which the other keys dilute).
+The sigmoid LSTM did not gain from it at first: `lstm_sigmoid` with the same two settings and 3,000
+steps, valid 8.907 at the last step against 8.761 without (guessed then: its 88 independent outputs
+learn no harmony to share across keys. Wrong: the schedule was too short; see below).
 
 Asked in every key (2026-12-06 evening, the 2-core AMD EPYC, two runs side by side; fresh runs,
 the earlier workdirs being gone): `musicjax evaluate --transpose 6` scores a run on the split moved
@@ -115,6 +117,28 @@ in C against 5.368 for the earlier run (valid best 5.281 at 6,000 against 5.297 
 same numbers (the earlier run was trained on code from before the stop-28 review; not investigated
 further). Mixing more seeds adds little once every key is asked
 (seed 0 with the dropout-0.4 run: 5.136 against 5.138 alone).
+
+The sigmoid LSTM in every key, on a longer schedule (the same evening and machine, two runs side by
+side; test split, best validation checkpoint; every run with data.max_transpose=6,
+model.tonic_input=True): the 3,000-step run above had been cut short by its schedule, not by the
+keys: with more steps it gains as the NADE did.
+                                                            in C (the protocol)   every key (--transpose 6)
+  1 x 256, 3,000 steps (valid 8.899 at 3,000)                    8.916                8.875
+  1 x 256, a 12,000-step schedule (valid 8.496 at 6,000, then overfitting)   8.565    8.297
+  1 x 512, a 12,000-step schedule stopped at 6,000 (valid 8.452 at 4,000)    8.568    **8.160**
+  1 x 512, dropout 0.5, 8,000 steps (valid 8.466 at 4,000)       8.557                8.307
+  2 x 256, dropout 0.4, 8,000 steps (valid 8.530 at 5,500)       8.602                8.280
+  `lstm_sigmoid_keys` (1 x 512, 5,000 steps; valid 8.467 at 5,000)   **8.550**        8.354
+In C, the sigmoid LSTM goes from 8.867 to 8.550, still 0.10 above the 8.45 row (goal not met in
+the protocol as it stands: one model with independent outputs). Asked in every key it reaches
+8.160-8.354, below 8.45, but a mixture of thirteen such answers no longer has independent outputs
+(it is a mixture of 13 factorised distributions over the keys), so it is not the 8.45 row's model
+and is reported beside it, not as meeting it. 2-12 min a run.
+
+The Transformer body in every key (`transformer_nade` with model.nade_hidden=150 and the two
+settings; 3 x 128, 4 heads, dropout 0.2, 4,000 steps; 24 min shared): test 6.132 in C (6.612
+before), 6.062 in every key, valid 6.051 at 4,000 with the training loss (with dropout) at 7.1:
+still far behind the LSTM's 5.37 / 5.14, and underfitting.
 """
 
 import ml_collections
@@ -200,6 +224,13 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
         c.model.tonic_input = True
         c.train.num_steps = 8000
         c.eval_every = c.checkpoint_every = 500
+    if variant == "lstm_sigmoid_keys":  # the sigmoid LSTM's measured best in C: 1 x 512, every key, told which
+        c.model.head = "sigmoid"
+        c.model.hidden = 512
+        c.data.max_transpose = 6
+        c.model.tonic_input = True
+        c.train.num_steps = 5000
+        c.eval_every = c.checkpoint_every = 500
     if variant in ("transformer_nade", "transformer_sigmoid"):
         c.model.body = "transformer"
         c.model.hidden, c.model.num_layers, c.model.num_heads, c.model.ff_dim = 128, 3, 4, 256
@@ -211,8 +242,8 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
         c.train.warmup_steps = 2
         c.log_every, c.eval_every, c.checkpoint_every = 2, 6, 6
         c.sample.frames = 16
-    elif variant not in ("lstm_nade", "lstm_nade150", "lstm_nade_keys", "lstm_sigmoid", "transformer_nade",
-                         "transformer_sigmoid"):
-        raise ValueError(f"unknown variant {variant!r}: lstm_sigmoid, lstm_nade, lstm_nade150, lstm_nade_keys, "
-                         "transformer_nade, transformer_sigmoid, tiny")
+    elif variant not in ("lstm_nade", "lstm_nade150", "lstm_nade_keys", "lstm_sigmoid", "lstm_sigmoid_keys",
+                         "transformer_nade", "transformer_sigmoid"):
+        raise ValueError(f"unknown variant {variant!r}: lstm_sigmoid, lstm_sigmoid_keys, lstm_nade, lstm_nade150, "
+                         "lstm_nade_keys, transformer_nade, transformer_sigmoid, tiny")
     return c
