@@ -16,7 +16,8 @@ Variants: lstm_sigmoid (the 8.45 row's model: an LSTM with independent sigmoid o
           RNN-NADE idea), lstm_nade150 (the same with 150 NADE units on a 3,000-step schedule:
           the best row before lstm_nade_keys), lstm_nade_keys (lstm_nade150 trained in every key
           with the tonic as an input, 8,000 steps: the best row here), transformer_nade (the Music
-          Transformer's stack, the same NADE output),
+          Transformer's stack, the same NADE output), transformer_nade_keys (the same with
+          NADE(150), dropout 0.1, in every key with the tonic as an input, 8,000 steps),
           transformer_sigmoid, tiny (seconds; tests).
 
 Measured 2026-12-01 on the project's 2-core Intel Xeon (AVX-512), shared with other jobs (load
@@ -136,9 +137,15 @@ the protocol as it stands: one model with independent outputs). Asked in every k
 and is reported beside it, not as meeting it. 2-12 min a run.
 
 The Transformer body in every key (`transformer_nade` with model.nade_hidden=150 and the two
-settings; 3 x 128, 4 heads, dropout 0.2, 4,000 steps; 24 min shared): test 6.132 in C (6.612
-before), 6.062 in every key, valid 6.051 at 4,000 with the training loss (with dropout) at 7.1:
-still far behind the LSTM's 5.37 / 5.14, and underfitting.
+settings; 3 x 128, 4 heads; two runs side by side; test split, best validation checkpoint), in C /
+in every key:
+  dropout 0.2, 4,000 steps (valid 6.051 at 4,000; training loss with dropout 7.1: underfitting)  6.132 / 6.062
+  3 x 256 (ff 512), dropout 0.1, 4,000 steps (valid 5.686 at 4,000)                         5.739 / 5.522
+  `transformer_nade_keys` (dropout 0.1, 8,000 steps; valid 5.418 at 8,000; 22 min shared)   **5.440** / **5.250**
+From 6.612 before, but still behind the LSTM body (5.37 / 5.14). Mixed with the three LSTM seeds,
+every run in every key: test **5.102**, valid 5.0308 against 5.0314 for the LSTMs alone (a gain on
+validation too small to choose it by: reported, not claimed as the best row); the LSTM seed 0 with
+it alone is worse on validation than seed 0 alone (5.060 vs 5.048).
 """
 
 import ml_collections
@@ -231,11 +238,18 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
         c.model.tonic_input = True
         c.train.num_steps = 5000
         c.eval_every = c.checkpoint_every = 500
-    if variant in ("transformer_nade", "transformer_sigmoid"):
+    if variant in ("transformer_nade", "transformer_sigmoid", "transformer_nade_keys"):
         c.model.body = "transformer"
         c.model.hidden, c.model.num_layers, c.model.num_heads, c.model.ff_dim = 128, 3, 4, 256
         c.model.dropout = 0.2
         c.train.learning_rate = 1e-3
+    if variant == "transformer_nade_keys":  # the Transformer body's measured best: every key, told which
+        c.model.nade_hidden = 150
+        c.model.dropout = 0.1
+        c.data.max_transpose = 6
+        c.model.tonic_input = True
+        c.train.num_steps = 8000
+        c.eval_every = c.checkpoint_every = 500
     if variant == "tiny":
         c.model.hidden, c.model.nade_hidden, c.model.max_len = 32, 16, 256
         c.train.batch_size, c.train.seq_len, c.train.num_steps = 8, 32, 12
@@ -243,7 +257,7 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
         c.log_every, c.eval_every, c.checkpoint_every = 2, 6, 6
         c.sample.frames = 16
     elif variant not in ("lstm_nade", "lstm_nade150", "lstm_nade_keys", "lstm_sigmoid", "lstm_sigmoid_keys",
-                         "transformer_nade", "transformer_sigmoid"):
+                         "transformer_nade", "transformer_nade_keys", "transformer_sigmoid"):
         raise ValueError(f"unknown variant {variant!r}: lstm_sigmoid, lstm_sigmoid_keys, lstm_nade, lstm_nade150, "
-                         "lstm_nade_keys, transformer_nade, transformer_sigmoid, tiny")
+                         "lstm_nade_keys, transformer_nade, transformer_nade_keys, transformer_sigmoid, tiny")
     return c

@@ -111,7 +111,7 @@ def test_every_variant_of_every_experiment_matches_its_family():
                 "lyrics_lm.py": ("de_chars", "chorale_de", "zh_chars", "en_chars", "en_words", "tiny"),
                 "pianoroll_gan.py": ("default", "wgan_gp", "hinge", "essen", "tiny", "tiny,hinge"),
                 "transformer_melody.py": ("tiny", "default", "absolute", "large", "performance", "performance_tiny"),
-                "chorale_frames.py": ("lstm_sigmoid", "lstm_sigmoid_keys", "lstm_nade", "lstm_nade150", "lstm_nade_keys", "transformer_nade",
+                "chorale_frames.py": ("lstm_sigmoid", "lstm_sigmoid_keys", "lstm_nade", "lstm_nade150", "lstm_nade_keys", "transformer_nade", "transformer_nade_keys",
                                       "transformer_sigmoid", "tiny"),
                 "lyrics_seq2seq.py": ("melody_lyrics_bahdanau", "melody_lyrics_luong", "melody_lyrics_blind",
                                       "melody_lyrics_ss", "tang_next_line", "tang_blind", "tiny", "tiny_luong",
