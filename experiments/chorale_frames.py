@@ -94,9 +94,9 @@ The sigmoid LSTM did not gain from it at first: `lstm_sigmoid` with the same two
 steps, valid 8.907 at the last step against 8.761 without (guessed then: its 88 independent outputs
 learn no harmony to share across keys. Wrong: the schedule was too short; see below).
 
-Asked in every key (2026-12-06 evening, the 2-core AMD EPYC, two runs side by side; fresh runs,
-the earlier workdirs being gone): `musicjax evaluate --transpose 6` scores a run on the split moved
-by each shift in -6..6, told the tonic, and mixes the thirteen at every frame (a transposition
+Asked in every key (2026-12-06 evening, on a 2-core AMD EPYC Zen 5 (family 26, AVX-512: not the
+Zen 3 VM of the runs above), two runs side by side; fresh runs, the earlier workdirs being gone):
+`musicjax evaluate --transpose 6` scores a run on the split moved by each shift in -6..6, told the tonic, and mixes the thirteen at every frame (a transposition
 ensemble of one set of weights: `evaluate/ensemble.py`; each term a normalised model of the moved
 frames, so the mixture is a model of the unmoved ones, and its NLL can only overstate). A model
 trained in every key gives thirteen different answers; their mean is much the better one. Test split,
@@ -115,8 +115,8 @@ One model asked in every key is below the RNN-NADE row's 5.19 (the goal: met, on
 published rows are on the original split: the comparison is approximate; ours keeps a melody's
 harmonisations in one split, the harder setting). Seed 0 rerun (8,000 steps, 24 min) scored 5.371
 in C against 5.368 for the earlier run (valid best 5.281 at 6,000 against 5.297 at 7,000): not the
-same numbers (the earlier run was trained on code from before the stop-28 review; not investigated
-further). Mixing more seeds adds little once every key is asked
+same numbers (another CPU, whose AVX-512 kernels round differently, and code from before the
+stop-28 review; not investigated further). Mixing more seeds adds little once every key is asked
 (seed 0 with the dropout-0.4 run: 5.136 against 5.138 alone).
 
 The sigmoid LSTM in every key, on a longer schedule (the same evening and machine, two runs side by
