@@ -98,9 +98,10 @@ learn no harmony to share across keys. Wrong: the schedule was too short; see be
 
 Asked in every key (2026-12-06 evening, on a 2-core AMD EPYC Zen 5 (family 26, AVX-512: not the
 Zen 3 VM of the runs above), two runs side by side; fresh runs, the earlier workdirs being gone):
-`musicjax evaluate --transpose 6` scores a run on the split moved by each shift in -6..6, told the tonic, and mixes the thirteen at every frame (a transposition
-ensemble of one set of weights: `evaluate/ensemble.py`; each term a normalised model of the moved
-frames, so the mixture is a model of the unmoved ones, and its NLL can only overstate). A model
+`musicjax evaluate --transpose 6` scores a run on the split moved by each shift in -6..6, told
+the tonic, and mixes the thirteen at every frame (a transposition ensemble of one set of weights:
+`evaluate/ensemble.py`; each term a normalised model of the moved frames, so the mixture is a
+model of the unmoved ones, and its NLL can only overstate). A model
 trained in every key gives thirteen different answers; their mean is much the better one. Test split,
 best validation checkpoint (K, the widest shift, was chosen in advance as data.max_transpose; on
 validation for seed 0 it falls with every K: 5.281 / 5.110 / 5.076 / 5.064 / 5.057 / 5.055 / 5.048
