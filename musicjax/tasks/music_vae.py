@@ -222,6 +222,44 @@ def eval_sums_fn(model: MusicVAE):
     return sums
 
 
+def z_use_sums_fn(model: MusicVAE):
+    """(params, batch {'tokens' [B, T], 'weight' [B]}, key) -> sums over the rows of weight 1 that
+    measure how much the decoder uses z: teacher-forced NLL and correct tokens, and correct tokens of
+    argmax decoding, each from the window's own posterior mean and from another window's (row i
+    reads the mean of row i - 1, cyclically over the rows of weight 1, which come first). A decoder
+    that ignores z scores the same from both; free bits leave the KL uninformative on this point,
+    as a KL below them costs nothing whether or not the decoder reads it."""
+
+    def sums(params, batch, key):
+        tokens, weight = batch["tokens"], batch["weight"]
+        mu, _ = model.apply({"params": params}, tokens, method=MusicVAE.encode)
+        rows = jnp.arange(tokens.shape[0])
+        valid = jnp.sum(weight).astype(jnp.int32)
+        other = mu[jnp.where(rows == 0, jnp.maximum(valid - 1, 0), rows - 1)]
+        mask = jnp.broadcast_to(weight[:, None], tokens.shape)
+        out = {"tokens": jnp.sum(mask), "windows": jnp.sum(weight)}
+        for name, z in (("own", mu), ("other", other)):
+            logits = model.apply({"params": params}, z, decoder_inputs(tokens), method=MusicVAE.decode)
+            _, nll_sum, _, correct = token_cross_entropy(logits, tokens, mask)
+            greedy = decode_from_z(model, params, z, key, temperature=0.0)
+            out |= {f"nll_{name}": nll_sum, f"correct_{name}": correct,
+                    f"sampled_correct_{name}": jnp.sum((greedy == tokens) * mask)}
+        return out
+
+    return sums
+
+
+def summarize_z_use(t: dict) -> dict:
+    """Per window (nats) and per token (accuracies) from z_use_sums_fn's sums; `nats_from_z` is the
+    reconstruction NLL another window's code costs over the window's own."""
+    windows, tokens = max(t["windows"], 1.0), max(t["tokens"], 1.0)
+    return {"nll_own_z": t["nll_own"] / windows, "nll_other_z": t["nll_other"] / windows,
+            "nats_from_z": (t["nll_other"] - t["nll_own"]) / windows,
+            "accuracy_own_z": t["correct_own"] / tokens, "accuracy_other_z": t["correct_other"] / tokens,
+            "sampled_accuracy_own_z": t["sampled_correct_own"] / tokens,
+            "sampled_accuracy_other_z": t["sampled_correct_other"] / tokens, "windows": int(t["windows"])}
+
+
 def summarize_sums(t: dict) -> dict:
     windows, tokens = max(t["windows"], 1.0), max(t["tokens"], 1.0)
     nll, kl = t["nll_sum"] / windows, t["kl_sum"] / windows
@@ -307,18 +345,31 @@ def make(config) -> Task:
                         out_shardings=parallel.replicated(mesh))
     eval_key = jax.random.key(seed + 1)
 
-    def score_windows(params, tokens: np.ndarray) -> dict:
+    z_use_sums = jax.jit(z_use_sums_fn(model), in_shardings=(parallel.replicated(mesh),
+                                                             parallel.batch_sharded(mesh), parallel.replicated(mesh)),
+                         out_shardings=parallel.replicated(mesh))
+
+    def window_totals(sums_fn, params, tokens: np.ndarray) -> dict:
+        """sums_fn's sums over `tokens` [N, L], in batches of eval_rows padded with weight-0 rows."""
         totals = {}
         for i in range(0, len(tokens), eval_rows):
             rows = tokens[i:i + eval_rows].astype(np.int32)
             weight = np.ones(eval_rows, np.float32)
             weight[len(rows):] = 0.0
             rows = np.concatenate([rows, np.full((eval_rows - len(rows), length), HOLD, np.int32)])
-            out = jax.device_get(eval_sums(params, parallel.global_batch({"tokens": rows, "weight": weight}, mesh),
-                                           jax.random.fold_in(eval_key, i)))
+            out = jax.device_get(sums_fn(params, parallel.global_batch({"tokens": rows, "weight": weight}, mesh),
+                                         jax.random.fold_in(eval_key, i)))
             for k, v in out.items():
                 totals[k] = totals.get(k, 0.0) + float(v)
-        return summarize_sums(totals)
+        return totals
+
+    def score_windows(params, tokens: np.ndarray) -> dict:
+        return summarize_sums(window_totals(eval_sums, params, tokens))
+
+    def decoder_use_of_z(state, tokens: np.ndarray) -> dict:
+        """summarize_z_use over `tokens` [N, L]: the decoder read from each window's own posterior
+        mean and from the previous window's."""
+        return summarize_z_use(window_totals(z_use_sums, state.params, tokens))
 
     @functools.cache
     def eval_subset(split: str) -> np.ndarray:
@@ -367,13 +418,15 @@ def make(config) -> Task:
         return to_scores(out, [f"{mode} {i + 1}/{steps} (t = {t:.3f})" for i, t in enumerate(ts)])
 
     def report(state, split: str) -> dict:
-        """evaluate() on every window of the split, and the musical statistics of
-        `report_samples` prior samples (temperature 1) beside those of the split's windows."""
+        """evaluate() on every window of the split, how much the decoder uses z
+        (`decoder_use_of_z`: summarize_z_use), and the musical statistics of `report_samples` prior
+        samples (temperature 1) beside those of the split's windows."""
         w = windows(split)
         samples = sample(state, s.report_samples, seed=0, temperature=1.0, top_k=0, top_p=1.0)
         real = to_scores(w["tokens"].astype(np.int32), [""] * len(w["tokens"]))
         return {"split": split, "num_bars": spec.num_bars, "pieces": len(w["ids"]), "skipped_pieces": w["skipped"],
                 **score_windows(state.params, w["tokens"]),
+                "decoder_use_of_z": decoder_use_of_z(state, w["tokens"]),
                 "music_stats": {"prior_samples": melody_statistics(samples), split: melody_statistics(real)}}
 
     def init(key):
@@ -384,4 +437,4 @@ def make(config) -> Task:
     return Task(init=init, train_step=make_train_step(loss_fn, schedule, config.train.max_bad_steps), batch=batch,
                 evaluate=evaluate, best_metric=("neg_elbo", "min"), sample=sample, report=report,
                 rate_metrics=("tokens",),
-                extra={"interpolate": interpolate, "model": model, "data": data, "windows": windows, "spec": spec})
+                extra={"interpolate": interpolate, "decoder_use_of_z": decoder_use_of_z, "model": model, "data": data, "windows": windows, "spec": spec})

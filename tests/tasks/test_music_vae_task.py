@@ -110,6 +110,9 @@ def test_report_sample_and_interpolate(task, trained, chorales):
     assert report["windows"] == len(task.extra["windows"]("test")["tokens"])
     for side in ("prior_samples", "test"):
         assert {"pitch_range", "in_key", "pitch_4gram_repetition"} <= set(report["music_stats"][side])
+    use = report["decoder_use_of_z"]
+    assert use["windows"] == report["windows"]
+    assert use["sampled_accuracy_own_z"] == pytest.approx(report["sampled_accuracy"])  # both argmax from mu
 
     samples = task.sample(state, 4, seed=7, temperature=1.0)  # 4 rows as the report's: compiled once
     again = task.sample(state, 4, seed=7, temperature=1.0, primer=None, steps=None)
@@ -130,6 +133,35 @@ def test_report_sample_and_interpolate(task, trained, chorales):
     np.testing.assert_allclose(path[0].start_q, expected.start_q)
     same = task.extra["interpolate"](state, a, a, 4, "lerp")
     assert all(np.array_equal(s.pitch, same[0].pitch) for s in same)
+
+
+def test_decoder_use_of_z_against_a_hand_reference(task, trained):
+    """5 windows (the batch is padded to 16): the NLL from the own and the previous window's mean
+    match model.apply; a decoder whose z path is zeroed reads 0 nats from z."""
+    _, state, _, _ = trained
+    model = task.extra["model"]
+    tokens = task.extra["windows"]("test")["tokens"][:5].astype(np.int32)
+    use = task.extra["decoder_use_of_z"](state, tokens)
+    assert use["windows"] == 5
+
+    def nll(params, z):
+        logits = model.apply({"params": params}, z, music_vae.decoder_inputs(tokens), method=model.decode)
+        logp = jax.nn.log_softmax(logits)
+        return -float(jnp.take_along_axis(logp, tokens[..., None], axis=-1).sum()) / len(tokens)
+
+    mu = model.apply({"params": state.params}, tokens, method=model.encode)[0]
+    np.testing.assert_allclose(use["nll_own_z"], nll(state.params, mu), rtol=1e-5)
+    np.testing.assert_allclose(use["nll_other_z"], nll(state.params, mu[np.array([4, 0, 1, 2, 3])]), rtol=1e-5)
+    assert use["nats_from_z"] != 0.0
+
+    core = state.params["decoder"]["core"]
+    deaf = {**state.params, "decoder": {**state.params["decoder"], "core": {
+        **core, "w_cond": jax.tree.map(jnp.zeros_like, core["w_cond"]),
+        "initial_state": jax.tree.map(jnp.zeros_like, core["initial_state"])}}}
+    ignored = task.extra["decoder_use_of_z"](state.replace(params=deaf), tokens)
+    assert ignored["nats_from_z"] == 0.0
+    assert ignored["sampled_accuracy_own_z"] == ignored["sampled_accuracy_other_z"]
+    assert ignored["accuracy_own_z"] == ignored["accuracy_other_z"]
 
 
 def test_scheduled_sampling_pieces():
