@@ -366,10 +366,12 @@ def make(config) -> Task:
     def score_windows(params, tokens: np.ndarray) -> dict:
         return summarize_sums(window_totals(eval_sums, params, tokens))
 
-    def decoder_use_of_z(state, tokens: np.ndarray) -> dict:
+    def decoder_use_of_z(state, tokens: np.ndarray, shuffle_seed: int = 0) -> dict:
         """summarize_z_use over `tokens` [N, L]: the decoder read from each window's own posterior
-        mean and from the previous window's."""
-        return summarize_z_use(window_totals(z_use_sums, state.params, tokens))
+        mean and from another's. The windows are shuffled first (rng(shuffle_seed)), so the other
+        window is a random one, not the next window of the same piece."""
+        order = np.random.default_rng(shuffle_seed).permutation(len(tokens))
+        return summarize_z_use(window_totals(z_use_sums, state.params, tokens[order]))
 
     @functools.cache
     def eval_subset(split: str) -> np.ndarray:

@@ -136,22 +136,25 @@ def test_report_sample_and_interpolate(task, trained, chorales):
 
 
 def test_decoder_use_of_z_against_a_hand_reference(task, trained):
-    """5 windows (the batch is padded to 16): the NLL from the own and the previous window's mean
-    match model.apply; a decoder whose z path is zeroed reads 0 nats from z."""
+    """5 windows (shuffled with rng(0), the batch padded to 16): the NLL from the own and the
+    previous shuffled window's mean match model.apply; a decoder whose z path is zeroed reads 0
+    nats from z."""
     _, state, _, _ = trained
     model = task.extra["model"]
     tokens = task.extra["windows"]("test")["tokens"][:5].astype(np.int32)
     use = task.extra["decoder_use_of_z"](state, tokens)
     assert use["windows"] == 5
 
-    def nll(params, z):
-        logits = model.apply({"params": params}, z, music_vae.decoder_inputs(tokens), method=model.decode)
+    def nll(params, x, z):
+        logits = model.apply({"params": params}, z, music_vae.decoder_inputs(x), method=model.decode)
         logp = jax.nn.log_softmax(logits)
-        return -float(jnp.take_along_axis(logp, tokens[..., None], axis=-1).sum()) / len(tokens)
+        return -float(jnp.take_along_axis(logp, x[..., None], axis=-1).sum()) / len(x)
 
     mu = model.apply({"params": state.params}, tokens, method=model.encode)[0]
-    np.testing.assert_allclose(use["nll_own_z"], nll(state.params, mu), rtol=1e-5)
-    np.testing.assert_allclose(use["nll_other_z"], nll(state.params, mu[np.array([4, 0, 1, 2, 3])]), rtol=1e-5)
+    np.testing.assert_allclose(use["nll_own_z"], nll(state.params, tokens, mu), rtol=1e-5)
+    order = np.random.default_rng(0).permutation(5)
+    previous = order[np.array([4, 0, 1, 2, 3])]  # shuffled row i reads shuffled row i - 1's mean
+    np.testing.assert_allclose(use["nll_other_z"], nll(state.params, tokens[order], mu[previous]), rtol=1e-5)
     assert use["nats_from_z"] != 0.0
 
     core = state.params["decoder"]["core"]
