@@ -439,4 +439,5 @@ def make(config) -> Task:
     return Task(init=init, train_step=make_train_step(loss_fn, schedule, config.train.max_bad_steps), batch=batch,
                 evaluate=evaluate, best_metric=("neg_elbo", "min"), sample=sample, report=report,
                 rate_metrics=("tokens",),
-                extra={"interpolate": interpolate, "decoder_use_of_z": decoder_use_of_z, "model": model, "data": data, "windows": windows, "spec": spec})
+                extra={"interpolate": interpolate, "decoder_use_of_z": decoder_use_of_z, "model": model, "data": data,
+                       "windows": windows, "spec": spec})
