@@ -156,6 +156,13 @@ validation: with the three LSTM seeds, valid 4.928 (against 4.993 for it alone a
 LSTMs), test **4.993**. The 3 x 128 run with the three LSTMs: test 5.102, valid 5.0308 against
 5.0314 without it (too small a gain to choose it by); LSTM seed 0 with the 3 x 128 run alone is
 worse on validation than seed 0 alone (5.060 vs 5.048).
+Two more seeds of `transformer_nade_keys` (2026-12-07, the same Zen 5, `--set seed=1` and `--set
+seed=2`, side by side, 35 min for both; best validation checkpoints at 6,500 and 6,000), test in C /
+asked in every key: 5.438 / **5.031** and 5.455 / **5.067**; over the three seeds 5.432 in C and
+**5.044 +- 0.020** in every key (seed 0 was not a lucky draw). Mixtures, every run in every key
+(`musicjax evaluate --workdir runs/tf_keys_256_8k --ensemble ... --transpose 6`): the three
+Transformers valid 4.975, test 5.009; the three Transformers and the three LSTM seeds valid 4.891
+(chosen: below the 4.928 of seed 0 with the LSTMs), test **4.942**, the best row of this file.
 """
 
 import ml_collections
