@@ -240,38 +240,31 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
     c.sample.top_p = 1.0
     c.sample.qpm = 80.0
 
-    if variant in ("lstm_sigmoid", "transformer_sigmoid"):
+    if variant in ("lstm_sigmoid", "lstm_sigmoid_keys", "transformer_sigmoid"):
         c.model.head = "sigmoid"
     if variant == "lstm_nade150":  # the measured best: NADE of 150 units, best validation at step 1,000
         c.model.nade_hidden = 150
         c.train.num_steps = 3000
         c.eval_every = c.checkpoint_every = 500
-    if variant == "lstm_nade_keys":  # the measured best: lstm_nade150 trained in every key, told which
-        c.model.nade_hidden = 150
+    if variant.endswith("_keys"):  # trained in every key, told which
         c.data.max_transpose = 6
         c.model.tonic_input = True
         c.train.num_steps = 8000
         c.eval_every = c.checkpoint_every = 500
-    if variant == "lstm_sigmoid_keys":  # the sigmoid LSTM's measured best in C: 1 x 512, every key, told which
-        c.model.head = "sigmoid"
+    if variant == "lstm_nade_keys":  # the measured best in C: lstm_nade150 in every key
+        c.model.nade_hidden = 150
+    if variant == "lstm_sigmoid_keys":  # the sigmoid LSTM's measured best in C: 1 x 512 in every key
         c.model.hidden = 512
-        c.data.max_transpose = 6
-        c.model.tonic_input = True
         c.train.num_steps = 5000
-        c.eval_every = c.checkpoint_every = 500
     if variant in ("transformer_nade", "transformer_sigmoid", "transformer_nade_keys"):
         c.model.body = "transformer"
         c.model.hidden, c.model.num_layers, c.model.num_heads, c.model.ff_dim = 128, 3, 4, 256
         c.model.dropout = 0.2
         c.train.learning_rate = 1e-3
-    if variant == "transformer_nade_keys":  # the measured best asked in every key: 3 x 256, every key, told which
+    if variant == "transformer_nade_keys":  # the measured best asked in every key: 3 x 256 in every key
         c.model.hidden, c.model.ff_dim = 256, 512
         c.model.nade_hidden = 150
         c.model.dropout = 0.1
-        c.data.max_transpose = 6
-        c.model.tonic_input = True
-        c.train.num_steps = 8000
-        c.eval_every = c.checkpoint_every = 500
     if variant == "tiny":
         c.model.hidden, c.model.nade_hidden, c.model.max_len = 32, 16, 256
         c.train.batch_size, c.train.seq_len, c.train.num_steps = 8, 32, 12
