@@ -7,7 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from musicjax.models.transformer import MusicTransformer, relative_logits, relative_logits_naive, skew
+from musicjax.models.transformer import (NEG_INF, MusicTransformer, causal_attention, distance_rows, relative_logits,
+                                         relative_logits_naive, skew)
 from musicjax.sample.sampling import beam_search_lm, sample_lm
 
 
@@ -40,12 +41,45 @@ def test_skew_moves_each_distance_to_its_key():
 @pytest.mark.parametrize("length,max_distance", [(1, 1), (7, 7), (7, 12), (9, 4)])
 def test_skewed_relative_logits_equal_the_naive_gather(length, max_distance):
     kq, ke = jax.random.split(jax.random.key(length * 31 + max_distance))
-    q = jax.random.normal(kq, (2, 3, length, 8))
+    q = jax.random.normal(kq, (3, 2, length, 8))  # [heads, batch, length, head_dim]
     emb = jax.random.normal(ke, (3, max_distance, 8))
     fast = np.asarray(relative_logits(q, emb))
     naive = np.asarray(relative_logits_naive(q, emb))
     below = np.tril(np.ones((length, length), bool))
     np.testing.assert_allclose(fast[..., below], naive[..., below], rtol=1e-5, atol=1e-5)
+
+
+def plain_attention(q, k, v, rel_emb, drop):
+    """The reference `causal_attention` is checked against, differentiated by autodiff: the naive
+    relative gather, a causal softmax, dropout's multipliers, the weighted sum."""
+    length = q.shape[2]
+    logits = jnp.einsum("hbid,hbjd->hbij", q, k)
+    if rel_emb is not None:
+        logits = logits + relative_logits_naive(q, rel_emb)
+    weights = jax.nn.softmax(jnp.where(jnp.tril(jnp.ones((length, length), bool)), logits, NEG_INF), axis=-1)
+    return jnp.einsum("hbij,hbjd->hbid", weights if drop is None else weights * drop, v)
+
+
+@pytest.mark.parametrize("relative,dropout,length,max_distance",
+                         [(True, False, 9, 4), (True, True, 7, 12), (False, False, 6, 6), (False, True, 8, 8)])
+def test_attention_gradients_equal_autodiff_of_the_plain_reference(relative, dropout, length, max_distance):
+    keys = jax.random.split(jax.random.key(length + 10 * max_distance), 6)
+    q, k, v = (jax.random.normal(keys[i], (3, 2, length, 8)) for i in range(3))  # [heads, batch, length, dim]
+    emb = jax.random.normal(keys[3], (3, max_distance, 8)) if relative else None
+    drop = (jax.random.bernoulli(keys[4], 0.8, (3, 2, length, length)) / 0.8) if dropout else None
+    fast = lambda q, k, v, emb: causal_attention(q, k, v, None if emb is None else distance_rows(emb, length), drop)
+    plain = lambda q, k, v, emb: plain_attention(q, k, v, emb, drop)
+    cotangent = jax.random.normal(keys[5], q.shape)
+    out_fast, vjp_fast = jax.vjp(fast, q, k, v, emb)
+    out_plain, vjp_plain = jax.vjp(plain, q, k, v, emb)
+    np.testing.assert_allclose(out_fast, out_plain, rtol=1e-5, atol=1e-5)
+    grads_fast, grads_plain = vjp_fast(cotangent), vjp_plain(cotangent)
+    for name, a, b in zip(("q", "k", "v", "relative embedding"), grads_fast, grads_plain):
+        if b is None:
+            assert a is None
+            continue
+        assert float(jnp.abs(b).max()) > 0.1, name  # a gradient that could be wrong
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
 
 
 def test_distances_beyond_max_distance_share_the_last_embedding():
