@@ -30,6 +30,7 @@ from typing import Any
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 Cache = dict  # {"layers": tuple[(keys, values)], "pos": int32 scalar}
 NEG_INF = -1e9  # masked logits: finite, so a fully masked row softmaxes to uniform instead of NaN
@@ -160,6 +161,22 @@ def cached_relative_logits(q, rel_emb, query_pos, num_keys: int):
     return jnp.take_along_axis(all_distances, jnp.broadcast_to(index, q.shape[:2] + index.shape), axis=-1)
 
 
+class _Projection(nn.Module):
+    """The parameters of `nn.DenseGeneral(features)` on a last axis of `fan_in` (same names,
+    shapes and initialisers), returned instead of applied: kernel [fan_in, *features], bias
+    [*features]."""
+
+    features: tuple
+
+    @nn.compact
+    def __call__(self, fan_in: int):
+        size = int(np.prod(self.features))
+        kernel = self.param("kernel", lambda key, shape: nn.initializers.lecun_normal()(key, (fan_in, size))
+                            .reshape(shape), (fan_in, *self.features))
+        bias = self.param("bias", nn.initializers.zeros_init(), self.features)
+        return kernel, bias
+
+
 class RelativeSelfAttention(nn.Module):
     """Causal multi-head self-attention with relative position logits; x [B, T, D] -> [B, T, D]."""
 
@@ -179,9 +196,19 @@ class RelativeSelfAttention(nn.Module):
         if dim % self.num_heads:
             raise ValueError(f"model dimension {dim} is not divisible by {self.num_heads} heads")
         head_dim = dim // self.num_heads
-        dense = lambda name: nn.DenseGeneral((self.num_heads, head_dim), dtype=self.dtype,
-                                             param_dtype=jnp.float32, name=name)
-        q, k, v = (dense(n)(x) for n in ("query", "key", "value"))  # [B, T, H, Dh]
+        # Parameters as three DenseGenerals hold them. A cached step (decoding) applies them as one
+        # matmul: at batch 1 each dot is a pass over its weights, and one dot replaces three per
+        # token. Training keeps three (slicing one wide product apart cost more than it saved).
+        weights = [_Projection((self.num_heads, head_dim), name=n)(dim) for n in ("query", "key", "value")]
+        x = x.astype(self.dtype)
+        if layer_cache is None:
+            q, k, v = (jnp.einsum("btd,dhk->bthk", x, w.astype(self.dtype)) + b.astype(self.dtype)
+                       for w, b in weights)  # [B, T, H, Dh]
+        else:
+            kernel = jnp.concatenate([w.reshape(dim, -1) for w, _ in weights], axis=-1).astype(self.dtype)
+            bias = jnp.concatenate([b.reshape(-1) for _, b in weights]).astype(self.dtype)
+            qkv = (x @ kernel + bias).reshape(batch, length, 3, self.num_heads, head_dim)
+            q, k, v = qkv[:, :, 0], qkv[:, :, 1], qkv[:, :, 2]
         q = q / jnp.sqrt(head_dim).astype(q.dtype)
         rel_emb = (self.param("relative_embedding", nn.initializers.normal(head_dim ** -0.5),
                               (self.num_heads, self.max_distance, head_dim), jnp.float32).astype(self.dtype)
