@@ -25,6 +25,7 @@ leaves as they are and reorder the rest by row."""
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import flax.linen as nn
@@ -102,37 +103,54 @@ def _attention_weights(q, k, by_distance):
     return jax.nn.softmax(jnp.where(causal, logits, NEG_INF), axis=-1)
 
 
-def _attention_forward(q, k, v, by_distance, drop):
+def keep_mask(key, keep: float, shape):
+    """Dropout's kept positions: (bool array of `shape`, the probability each is kept, which is
+    `keep` rounded to a multiple of 2^-16). Sixteen random bits a position, two from each 32-bit
+    draw: `jax.random.bernoulli` draws a float32 (a word) for each, and on the [H, B, L, L]
+    attention weights the draws were most of what dropout cost a train step."""
+    threshold = min(round(keep * 65536), 65535)
+    half = -(-shape[-1] // 2)
+    words = jax.random.bits(key, (*shape[:-1], half), jnp.uint32)
+    bits = jax.lax.bitcast_convert_type(words, jnp.uint16).reshape(*shape[:-1], 2 * half)[..., :shape[-1]]
+    return bits < threshold, threshold / 65536
+
+
+def _dropped(weights, kept, keep: float):
+    """weights with dropout applied: 0 where not kept, weights / keep where kept."""
+    return weights if kept is None else jnp.where(kept, weights / keep, 0.0)
+
+
+def _attention_forward(q, k, v, by_distance, kept, keep):
     weights = _attention_weights(q, k, by_distance)
-    used = weights if drop is None else weights * drop
-    out = jnp.einsum("hbij,hbjd->hbid", used.astype(v.dtype), v, preferred_element_type=jnp.float32)
-    return out.astype(q.dtype), (q, k, v, by_distance, drop, weights, out)
+    out = jnp.einsum("hbij,hbjd->hbid", _dropped(weights, kept, keep).astype(v.dtype), v,
+                     preferred_element_type=jnp.float32)
+    return out.astype(q.dtype), (q, k, v, by_distance, kept, weights, out)
 
 
-@jax.custom_vjp
-def causal_attention(q, k, v, by_distance, drop):
+@partial(jax.custom_vjp, nondiff_argnums=(5,))
+def causal_attention(q, k, v, by_distance, kept=None, keep: float = 1.0):
     """Causal self-attention with the relative term, heads first: q (already scaled), k, v
-    [H, B, L, Dh], by_distance [H, L, Dh] (`distance_rows`) or None for no relative term, drop
-    [H, B, L, L] (dropout's 0 or 1 / keep per weight) or None -> [H, B, L, Dh].
+    [H, B, L, Dh], by_distance [H, L, Dh] (`distance_rows`) or None for no relative term; with
+    dropout on the weights, kept [H, B, L, L] bool and keep the probability of keeping (`keep_mask`)
+    -> [H, B, L, Dh].
 
     Its gradient is written out (flash attention's backward, on whole matrices): the softmax
     gradient as P * (dP - rowsum(dO * O)), and every product in a form XLA:CPU's matmul kernels
     take without transposing an L x L operand: dK and dV as (Q^T dS)^T and (dO^T P)^T, the
     relative embeddings' gradient as one matmul per head over all B . L rows. Autodiff of the same
     function took 22% longer per train step (see the module docstring)."""
-    return _attention_forward(q, k, v, by_distance, drop)[0]
+    return _attention_forward(q, k, v, by_distance, kept, keep)[0]
 
 
 def _swap(x):
     return jnp.swapaxes(x, -1, -2)
 
 
-def _attention_backward(saved, d_out):
-    q, k, v, by_distance, drop, weights, out = saved
+def _attention_backward(keep, saved, d_out):
+    q, k, v, by_distance, kept, weights, out = saved
     f32, dt = jnp.float32, q.dtype
     h, b, length, d = q.shape
-    d_used = jnp.einsum("hbid,hbjd->hbij", d_out, v, preferred_element_type=f32)
-    d_weights = d_used if drop is None else d_used * drop
+    d_weights = _dropped(jnp.einsum("hbid,hbjd->hbij", d_out, v, preferred_element_type=f32), kept, keep)
     row = jnp.sum(d_out.astype(f32) * out, axis=-1, keepdims=True)  # = sum_j P_ij dP_ij
     d_logits = (weights * (d_weights - row)).astype(dt)  # 0 above the diagonal, where P is 0
     dq = jnp.einsum("hbij,hbjd->hbid", d_logits, k, preferred_element_type=f32)
@@ -144,10 +162,9 @@ def _attention_backward(saved, d_out):
         q_t = _swap(q.reshape(h, b * length, d))  # [H, Dh, B . L]
         d_rows = _swap(jnp.einsum("hdn,hnc->hdc", q_t, d_rel, preferred_element_type=f32)).astype(by_distance.dtype)
     dk = _swap(jnp.einsum("hbdi,hbij->hbdj", _swap(q), d_logits, preferred_element_type=f32))
-    used = (weights if drop is None else weights * drop).astype(dt)
-    dv = _swap(jnp.einsum("hbdi,hbij->hbdj", _swap(d_out), used, preferred_element_type=f32))
-    d_drop = None if drop is None else jnp.zeros_like(drop)
-    return dq.astype(dt), dk.astype(k.dtype), dv.astype(v.dtype), d_rows, d_drop
+    dv = _swap(jnp.einsum("hbdi,hbij->hbdj", _swap(d_out), _dropped(weights, kept, keep).astype(dt),
+                          preferred_element_type=f32))
+    return dq.astype(dt), dk.astype(k.dtype), dv.astype(v.dtype), d_rows, None
 
 
 causal_attention.defvjp(_attention_forward, _attention_backward)
@@ -218,9 +235,9 @@ class RelativeSelfAttention(nn.Module):
             if length > self.max_len:
                 raise ValueError(f"sequence of {length} positions is longer than the model's max_len {self.max_len}")
             heads_first = lambda t: jnp.transpose(t, (2, 0, 1, 3))  # [B, T, H, Dh] -> [H, B, T, Dh]
-            drop = self._dropout((self.num_heads, batch, length, length), deterministic)
+            kept, keep = self._dropout((self.num_heads, batch, length, length), deterministic)
             out = causal_attention(heads_first(q), heads_first(k), heads_first(v),
-                                   distance_rows(rel_emb, length) if self.relative else None, drop)
+                                   distance_rows(rel_emb, length) if self.relative else None, kept, keep)
             out = jnp.transpose(out, (1, 2, 0, 3))  # [H, B, T, Dh] -> [B, T, H, Dh]
             pad = [(0, 0), (0, 0), (0, self.max_len - length), (0, 0)]
             new_cache = (jnp.pad(by_row(k), pad), jnp.pad(by_row(v), pad))
@@ -231,11 +248,10 @@ class RelativeSelfAttention(nn.Module):
         return out, new_cache
 
     def _dropout(self, shape, deterministic):
-        """Dropout on the attention weights: None when off, else 0 or 1 / keep per weight (float32)."""
+        """Dropout on the attention weights: (kept [shape] bool, keep), or (None, 1.0) when off."""
         if deterministic or self.dropout == 0:
-            return None
-        keep = 1.0 - self.dropout
-        return jax.random.bernoulli(self.make_rng("dropout"), keep, shape).astype(jnp.float32) / keep
+            return None, 1.0
+        return keep_mask(self.make_rng("dropout"), 1.0 - self.dropout, shape)
 
     def _cached(self, q, k, v, rel_emb, layer_cache, pos, deterministic):
         """q, k, v [B, H, T, Dh] of x, appended at `pos` to layer_cache (keys, values)
@@ -256,8 +272,7 @@ class RelativeSelfAttention(nn.Module):
             cached = cached + cached_relative_logits(q, rel_emb, pos + jnp.arange(length), self.max_len)
         cached = jnp.where(jnp.arange(self.max_len) < pos, cached, NEG_INF)  # the slots filled before x
         weights = jax.nn.softmax(jnp.concatenate([cached, own], axis=-1), axis=-1)  # [B, H, T, max_len + T]
-        drop = self._dropout(weights.shape, deterministic)
-        weights = (weights if drop is None else weights * drop).astype(self.dtype)
+        weights = _dropped(weights, *self._dropout(weights.shape, deterministic)).astype(self.dtype)
         out = (jnp.einsum("bhij,bhjd->bhid", weights[..., :self.max_len], old_values.astype(self.dtype),
                           preferred_element_type=jnp.float32)
                + jnp.einsum("bhij,bhjd->bhid", weights[..., self.max_len:], v.astype(self.dtype),

@@ -7,8 +7,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from musicjax.models.transformer import (NEG_INF, MusicTransformer, causal_attention, distance_rows, relative_logits,
-                                         relative_logits_naive, skew)
+from musicjax.models.transformer import (NEG_INF, MusicTransformer, causal_attention, distance_rows, keep_mask,
+                                         relative_logits, relative_logits_naive, skew)
 from musicjax.sample.sampling import beam_search_lm, sample_lm
 
 
@@ -49,7 +49,7 @@ def test_skewed_relative_logits_equal_the_naive_gather(length, max_distance):
     np.testing.assert_allclose(fast[..., below], naive[..., below], rtol=1e-5, atol=1e-5)
 
 
-def plain_attention(q, k, v, rel_emb, drop):
+def plain_attention(q, k, v, rel_emb, kept, keep):
     """The reference `causal_attention` is checked against, differentiated by autodiff: the naive
     relative gather, a causal softmax, dropout's multipliers, the weighted sum."""
     length = q.shape[2]
@@ -57,7 +57,7 @@ def plain_attention(q, k, v, rel_emb, drop):
     if rel_emb is not None:
         logits = logits + relative_logits_naive(q, rel_emb)
     weights = jax.nn.softmax(jnp.where(jnp.tril(jnp.ones((length, length), bool)), logits, NEG_INF), axis=-1)
-    return jnp.einsum("hbij,hbjd->hbid", weights if drop is None else weights * drop, v)
+    return jnp.einsum("hbij,hbjd->hbid", weights if kept is None else weights * kept / keep, v)
 
 
 @pytest.mark.parametrize("relative,dropout,length,max_distance",
@@ -66,9 +66,10 @@ def test_attention_gradients_equal_autodiff_of_the_plain_reference(relative, dro
     keys = jax.random.split(jax.random.key(length + 10 * max_distance), 6)
     q, k, v = (jax.random.normal(keys[i], (3, 2, length, 8)) for i in range(3))  # [heads, batch, length, dim]
     emb = jax.random.normal(keys[3], (3, max_distance, 8)) if relative else None
-    drop = (jax.random.bernoulli(keys[4], 0.8, (3, 2, length, length)) / 0.8) if dropout else None
-    fast = lambda q, k, v, emb: causal_attention(q, k, v, None if emb is None else distance_rows(emb, length), drop)
-    plain = lambda q, k, v, emb: plain_attention(q, k, v, emb, drop)
+    kept, keep = keep_mask(keys[4], 0.8, (3, 2, length, length)) if dropout else (None, 1.0)
+    fast = lambda q, k, v, emb: causal_attention(q, k, v, None if emb is None else distance_rows(emb, length),
+                                                 kept, keep)
+    plain = lambda q, k, v, emb: plain_attention(q, k, v, emb, kept, keep)
     cotangent = jax.random.normal(keys[5], q.shape)
     out_fast, vjp_fast = jax.vjp(fast, q, k, v, emb)
     out_plain, vjp_plain = jax.vjp(plain, q, k, v, emb)
@@ -80,6 +81,19 @@ def test_attention_gradients_equal_autodiff_of_the_plain_reference(relative, dro
             continue
         assert float(jnp.abs(b).max()) > 0.1, name  # a gradient that could be wrong
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4, err_msg=name)
+
+
+@pytest.mark.parametrize("keep,width", [(0.9, 256), (0.5, 7), (0.75, 1)])
+def test_keep_mask_keeps_each_position_with_its_stated_probability(keep, width):
+    shape = (64, 32, width)
+    kept, p = keep_mask(jax.random.key(3), keep, shape)
+    assert kept.shape == shape and kept.dtype == jnp.bool_ and abs(p - keep) < 2 ** -16
+    n = kept.size
+    assert abs(float(kept.mean()) - p) < 4 * np.sqrt(p * (1 - p) / n)  # within 4 standard errors
+    # the two halves of each 32-bit draw are not the same bits: neighbours agree as often as chance
+    pairs = np.asarray(kept).reshape(-1)[: n - n % 2].reshape(-1, 2)
+    agree = float((pairs[:, 0] == pairs[:, 1]).mean())
+    assert abs(agree - (p * p + (1 - p) ** 2)) < 0.02
 
 
 def test_distances_beyond_max_distance_share_the_last_embedding():
