@@ -28,14 +28,16 @@ def model_and_params():
     return model, params
 
 
-def test_skew_moves_each_distance_to_its_key():
+@pytest.mark.parametrize("rows", [5, 2, 1])  # the whole sequence, or its last rows (a query block)
+def test_skew_moves_each_distance_to_its_key(rows):
     length = 5
     # column c of row i holds the distance L - 1 - c, tagged with the row
     rel = jnp.array([[100 * i + (length - 1 - c) for c in range(length)] for i in range(length)], jnp.float32)
-    out = np.asarray(skew(rel))
-    for i in range(length):
+    out = np.asarray(skew(rel[length - rows:]))  # queries length - rows .. length - 1
+    for r in range(rows):
+        i = length - rows + r
         for j in range(i + 1):
-            assert out[i, j] == 100 * i + (i - j)
+            assert out[r, j] == 100 * i + (i - j)
 
 
 @pytest.mark.parametrize("length,max_distance", [(1, 1), (7, 7), (7, 12), (9, 4)])
@@ -60,15 +62,16 @@ def plain_attention(q, k, v, rel_emb, kept, keep):
     return jnp.einsum("hbij,hbjd->hbid", weights if kept is None else weights * kept / keep, v)
 
 
+@pytest.mark.parametrize("block", [128, 3])  # one block; 2-3 blocks of uneven sizes
 @pytest.mark.parametrize("relative,dropout,length,max_distance",
                          [(True, False, 9, 4), (True, True, 7, 12), (False, False, 6, 6), (False, True, 8, 8)])
-def test_attention_gradients_equal_autodiff_of_the_plain_reference(relative, dropout, length, max_distance):
+def test_attention_gradients_equal_autodiff_of_the_plain_reference(relative, dropout, length, max_distance, block):
     keys = jax.random.split(jax.random.key(length + 10 * max_distance), 6)
     q, k, v = (jax.random.normal(keys[i], (3, 2, length, 8)) for i in range(3))  # [heads, batch, length, dim]
     emb = jax.random.normal(keys[3], (3, max_distance, 8)) if relative else None
     kept, keep = keep_mask(keys[4], 0.8, (3, 2, length, length)) if dropout else (None, 1.0)
     fast = lambda q, k, v, emb: causal_attention(q, k, v, None if emb is None else distance_rows(emb, length),
-                                                 kept, keep)
+                                                 kept, keep, block)
     plain = lambda q, k, v, emb: plain_attention(q, k, v, emb, kept, keep)
     cotangent = jax.random.normal(keys[5], q.shape)
     out_fast, vjp_fast = jax.vjp(fast, q, k, v, emb)
