@@ -142,6 +142,11 @@ Two more seeds of `lstm_sigmoid_keys` (2026-12-07, the same Zen 5, `--set seed=1
 side by side, 5 min for both; best validation checkpoints at 4,500 and 5,000, valid 8.486 / 8.473):
 8.523 / 8.330 and 8.536 / 8.339; over the three seeds **8.536 +- 0.013** in C (0.09 above 8.45: the
 gap is not a seed's bad draw) and 8.341 in every key.
+The three seeds' equal mixture in C (`musicjax evaluate --workdir runs/sig512_5k --ensemble
+runs/sig_keys_s1 --ensemble runs/sig_keys_s2`; at each frame the mean of the three probabilities;
+2026-12-07, the same Zen 5, 7 s a split): test **8.433**, valid 8.372 (members 8.467 / 8.486 /
+8.473). Below 8.45, but like the every-key answers it is a mixture (of three factorised
+distributions), not one LSTM with independent outputs: reported beside the row, not as meeting it.
 
 The Transformer body in every key (`transformer_nade` with model.nade_hidden=150 and the two
 settings; 3 x 128, 4 heads; two runs side by side; test split, best validation checkpoint), in C /
