@@ -147,6 +147,9 @@ runs/sig_keys_s1 --ensemble runs/sig_keys_s2`; at each frame the mean of the thr
 2026-12-07, the same Zen 5, 7 s a split): test **8.433**, valid 8.372 (members 8.467 / 8.486 /
 8.473). Below 8.45, but like the every-key answers it is a mixture (of three factorised
 distributions), not one LSTM with independent outputs: reported beside the row, not as meeting it.
+Decoupled weight decay (`--set train.optimizer=adamw --set train.weight_decay=W`, seed 0, 5,000
+steps, side by side, 5 min; 2026-12-07, the same Zen 5) did not help: W = 0.02 test 8.567 (valid
+8.479), W = 0.1 8.586 (valid 8.531), against Adam's 8.550 (valid 8.467).
 
 The Transformer body in every key (`transformer_nade` with model.nade_hidden=150 and the two
 settings; 3 x 128, 4 heads; two runs side by side; test split, best validation checkpoint), in C /
