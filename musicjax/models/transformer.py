@@ -318,6 +318,43 @@ class RelativeSelfAttention(nn.Module):
         return jnp.swapaxes(out.astype(self.dtype), 1, 2), new_cache
 
 
+@jax.custom_vjp
+def dense(x, kernel, bias):
+    """x [..., D_in] @ kernel [D_in, D_out] + bias [D_out], whose backward forms x's gradient
+    against an explicitly transposed kernel (an optimisation barrier keeps XLA from folding the
+    transpose back into the matmul's dimension numbers): the feed-forward block's train step
+    ran 7-9% faster so in `bench transformer` (2-core AMD EPYC Zen 5; the same with the attention
+    projections bought nothing, so they keep the plain form)."""
+    return x @ kernel + bias
+
+
+def _dense_forward(x, kernel, bias):
+    return x @ kernel + bias, (x, kernel)
+
+
+def _dense_backward(saved, g):
+    x, kernel = saved
+    rows, g_rows = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
+    dx = g_rows @ jax.lax.optimization_barrier(kernel.T)
+    return dx.reshape(x.shape), rows.T @ g_rows, jnp.sum(g_rows, axis=0).astype(g.dtype)
+
+
+dense.defvjp(_dense_forward, _dense_backward)
+
+
+class Dense(nn.Module):
+    """`nn.Dense` (the same parameters, names, initialisers and dtype handling) applied by `dense`."""
+
+    features: int
+    dtype: Any = jnp.float32
+
+    @nn.compact
+    def __call__(self, x):
+        kernel = self.param("kernel", nn.initializers.lecun_normal(), (x.shape[-1], self.features), jnp.float32)
+        bias = self.param("bias", nn.initializers.zeros_init(), (self.features,), jnp.float32)
+        return dense(x.astype(self.dtype), kernel.astype(self.dtype), bias.astype(self.dtype))
+
+
 class TransformerLayer(nn.Module):
     """Pre-norm block: x + attention(norm(x)), then x + feed-forward(norm(x)); x [B, T, D]."""
 
@@ -338,8 +375,8 @@ class TransformerLayer(nn.Module):
         h, new_cache = attention(norm("norm_attention")(x).astype(self.dtype), layer_cache, pos, deterministic)
         x = x + drop(h).astype(x.dtype)
         h = norm("norm_ff")(x).astype(self.dtype)
-        h = nn.Dense(self.ff_dim, dtype=self.dtype, param_dtype=jnp.float32, name="ff_in")(h)
-        h = nn.Dense(x.shape[-1], dtype=self.dtype, param_dtype=jnp.float32, name="ff_out")(nn.relu(h))
+        h = Dense(self.ff_dim, self.dtype, name="ff_in")(h)
+        h = Dense(x.shape[-1], self.dtype, name="ff_out")(nn.relu(h))
         return x + drop(h).astype(x.dtype), new_cache
 
 

@@ -7,8 +7,10 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from musicjax.models.transformer import (NEG_INF, MusicTransformer, causal_attention, distance_rows, keep_mask,
-                                         relative_logits, relative_logits_naive, skew)
+import flax.linen as nn
+
+from musicjax.models.transformer import (NEG_INF, Dense, MusicTransformer, causal_attention, dense, distance_rows,
+                                         keep_mask, relative_logits, relative_logits_naive, skew)
 from musicjax.sample.sampling import beam_search_lm, sample_lm
 
 
@@ -97,6 +99,21 @@ def test_keep_mask_keeps_each_position_with_its_stated_probability(keep, width):
     pairs = np.asarray(kept).reshape(-1)[: n - n % 2].reshape(-1, 2)
     agree = float((pairs[:, 0] == pairs[:, 1]).mean())
     assert abs(agree - (p * p + (1 - p) ** 2)) < 0.02
+
+
+def test_dense_is_nn_dense_with_the_gradients_of_autodiff():
+    x = jax.random.normal(jax.random.key(0), (3, 5, 16))
+    ours, flax_dense = Dense(24), nn.Dense(24)
+    params = ours.init(jax.random.key(1), x)
+    assert jax.tree.all(jax.tree.map(lambda a, b: bool((a == b).all()), params, flax_dense.init(jax.random.key(1), x)))
+    p = params["params"]
+    np.testing.assert_allclose(ours.apply(params, x), flax_dense.apply(params, x), rtol=1e-6, atol=1e-6)
+    bias = jax.random.normal(jax.random.key(2), p["bias"].shape)  # a non-zero bias
+    g = jax.random.normal(jax.random.key(3), (3, 5, 24))
+    _, fast = jax.vjp(dense, x, p["kernel"], bias)
+    _, plain = jax.vjp(lambda x, w, b: x @ w + b, x, p["kernel"], bias)
+    for name, a, b in zip(("x", "kernel", "bias"), fast(g), plain(g)):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5, err_msg=name)
 
 
 def test_distances_beyond_max_distance_share_the_last_embedding():
