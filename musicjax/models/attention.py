@@ -154,11 +154,11 @@ def causal_attention(q, k, v, by_distance, kept=None, keep: float = 1.0, block: 
 
     The queries go in blocks of about `block` rows, each against the keys up to its last row only:
     the key blocks after a query block, all masked, are never computed or stored (at L = 256 in
-    blocks of 64, 10/16 of the L x L work and memory). The gradient is written out (flash attention's backward,
-    on whole blocks): the softmax gradient as P * (dP - rowsum(dO * O)), and every product in a
-    form XLA:CPU's matmul kernels take without transposing an L x L operand: dK and dV as
-    (Q^T dS)^T and (dO^T P)^T, the relative embeddings' gradient as one matmul per head over all
-    B . rows. See the module docstring for what each step saved."""
+    blocks of 64, 10/16 of the L x L work and memory). The gradient is written out (flash
+    attention's backward, on whole blocks): the softmax gradient as P * (dP - rowsum(dO * O)), and
+    every product in a form XLA:CPU's matmul kernels take without transposing an L x L operand: dK
+    and dV as (Q^T dS)^T and (dO^T P)^T, the relative embeddings' gradient as one matmul per head
+    over all B . rows. See the module docstring for what each step saved."""
     return _attention_forward(q, k, v, by_distance, kept, keep, block)[0]
 
 
