@@ -118,7 +118,7 @@ def _block_weights(q, k, by_distance, start: int, end: int):
 
 def keep_mask(key, keep: float, shape):
     """Dropout's kept positions: (bool array of `shape`, the probability each is kept, which is
-    `keep` rounded to a multiple of 2^-16). Sixteen random bits a position, two from each 32-bit
+    `keep` rounded to a multiple of 2^-16, at most 1 - 2^-16). Sixteen random bits a position, two from each 32-bit
     draw: `jax.random.bernoulli` draws a float32 (a word) for each, and on the [H, B, L, L]
     attention weights the draws were most of what dropout cost a train step."""
     threshold = min(round(keep * 65536), 65535)
@@ -134,6 +134,9 @@ def drop_weights(weights, kept, keep: float):
 
 
 def _attention_forward(q, k, v, by_distance, kept, keep, block):
+    if by_distance is not None and by_distance.shape[1] != q.shape[2]:
+        raise ValueError(f"by_distance has {by_distance.shape[1]} rows for {q.shape[2]} positions "
+                         "(distance_rows(rel_emb, length) gives one per position)")
     outs, weights = [], []
     for start, end in _spans(q.shape[2], block):
         w = _block_weights(q, k, by_distance, start, end)
@@ -154,7 +157,8 @@ def causal_attention(q, k, v, by_distance, kept=None, keep: float = 1.0, block: 
 
     The queries go in blocks of about `block` rows, each against the keys up to its last row only:
     the key blocks after a query block, all masked, are never computed or stored (at L = 256 in
-    blocks of 64, 10/16 of the L x L work and memory). The gradient is written out (flash
+    blocks of 64, only 10/16 of the L x L work and memory is done; a dropout mask is still drawn
+    whole). The gradient is written out (flash
     attention's backward, on whole blocks): the softmax gradient as P * (dP - rowsum(dO * O)), and
     every product in a form XLA:CPU's matmul kernels take without transposing an L x L operand: dK
     and dV as (Q^T dS)^T and (dO^T P)^T, the relative embeddings' gradient as one matmul per head
@@ -192,7 +196,9 @@ def _attention_backward(keep, block, saved, d_out):
         dq.insert(0, dqb)
         dk = add(dk, _swap(jnp.einsum("hbdi,hbij->hbdj", _swap(qb), d_logits, preferred_element_type=f32)))
         used = drop_weights(w, kept_b, keep).astype(dt)
-        dv = add(dv, _swap(jnp.einsum("hbdi,hbij->hbdj", _swap(d_ob), used, preferred_element_type=f32)))
+        # In dt: XLA:CPU's fallback matmul (taken when the cotangent is a constant, so its transpose
+        # is folded) has no bfloat16 x bfloat16 -> float32 kernel.
+        dv = add(dv, _swap(jnp.einsum("hbdi,hbij->hbdj", _swap(d_ob), used, preferred_element_type=dt)).astype(f32))
     dq = jnp.concatenate(dq, axis=2)
     d_rows = None if d_rows is None else d_rows.astype(by_distance.dtype)
     return dq.astype(dt), dk.astype(k.dtype), dv.astype(v.dtype), d_rows, None

@@ -135,21 +135,24 @@ def dense(x, kernel, bias):
 
 
 def _dense_forward(x, kernel, bias):
-    return x @ kernel + bias, (x, kernel)
+    return x @ kernel + bias, (x, kernel, jnp.zeros((), bias.dtype))  # a zero scalar carrying bias's dtype
 
 
 def _dense_backward(saved, g):
-    x, kernel = saved
+    x, kernel, bias_like = saved
     rows, g_rows = x.reshape(-1, x.shape[-1]), g.reshape(-1, g.shape[-1])
     dx = g_rows @ jax.lax.optimization_barrier(kernel.T)
-    return dx.reshape(x.shape), rows.T @ g_rows, jnp.sum(g_rows, axis=0).astype(g.dtype)
+    dw = rows.T @ g_rows
+    return dx.reshape(x.shape).astype(x.dtype), dw.astype(kernel.dtype), jnp.sum(g_rows, axis=0).astype(bias_like.dtype)
 
 
 dense.defvjp(_dense_forward, _dense_backward)
 
 
 class Dense(nn.Module):
-    """`nn.Dense` (the same parameters, names, initialisers and dtype handling) applied by `dense`."""
+    """`nn.Dense(features, dtype=dtype, param_dtype=float32)` (the same parameters, names and
+    initialisers; float32 parameters cast to `dtype`, which defaults to float32 where nn.Dense's
+    None follows the input) applied by `dense`."""
 
     features: int
     dtype: Any = jnp.float32
