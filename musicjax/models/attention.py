@@ -118,9 +118,9 @@ def _block_weights(q, k, by_distance, start: int, end: int):
 
 def keep_mask(key, keep: float, shape):
     """Dropout's kept positions: (bool array of `shape`, the probability each is kept, which is
-    `keep` rounded to a multiple of 2^-16, at most 1 - 2^-16). Sixteen random bits a position, two from each 32-bit
-    draw: `jax.random.bernoulli` draws a float32 (a word) for each, and on the [H, B, L, L]
-    attention weights the draws were most of what dropout cost a train step."""
+    `keep` rounded to a multiple of 2^-16, at most 1 - 2^-16). Sixteen random bits a position, two
+    from each 32-bit draw: `jax.random.bernoulli` draws a float32 (a word) for each, and on the
+    [H, B, L, L] attention weights the draws were most of what dropout cost a train step."""
     threshold = min(round(keep * 65536), 65535)
     half = -(-shape[-1] // 2)
     words = jax.random.bits(key, (*shape[:-1], half), jnp.uint32)
@@ -158,11 +158,11 @@ def causal_attention(q, k, v, by_distance, kept=None, keep: float = 1.0, block: 
     The queries go in blocks of about `block` rows, each against the keys up to its last row only:
     the key blocks after a query block, all masked, are never computed or stored (at L = 256 in
     blocks of 64, only 10/16 of the L x L work and memory is done; a dropout mask is still drawn
-    whole). The gradient is written out (flash
-    attention's backward, on whole blocks): the softmax gradient as P * (dP - rowsum(dO * O)), and
-    every product in a form XLA:CPU's matmul kernels take without transposing an L x L operand: dK
-    and dV as (Q^T dS)^T and (dO^T P)^T, the relative embeddings' gradient as one matmul per head
-    over all B . rows. See the module docstring for what each step saved."""
+    whole). The gradient is written out (flash attention's backward, on whole blocks): the softmax
+    gradient as P * (dP - rowsum(dO * O)), and every product in a form XLA:CPU's matmul kernels take
+    without transposing an L x L operand: dK and dV as (Q^T dS)^T and (dO^T P)^T, the relative
+    embeddings' gradient as one matmul per head over all B . rows. See the module docstring for
+    what each step saved."""
     return _attention_forward(q, k, v, by_distance, kept, keep, block)[0]
 
 
