@@ -7,12 +7,19 @@ Ensemble: musicjax train experiments/chorale_frames.py:lstm_nade_keys --workdir 
           --set seed=1 / seed=2 into runs/frames_keys_s1, runs/frames_keys_s2), then
           musicjax evaluate --workdir runs/frames_keys --ensemble runs/frames_keys_s1 \
                             --ensemble runs/frames_keys_s2 --split test
+Distilled: musicjax train experiments/chorale_frames.py:lstm_sigmoid_keys --workdir runs/frames_sigmoid_teacher \
+              --set train.num_steps=12000 --set eval_every=1000 --set checkpoint_every=1000  (its best
+              validation checkpoint teaches: step 4,000 here; it was stopped at 6,000 as validation rose), then
+          musicjax train experiments/chorale_frames.py:lstm_sigmoid_distilled --workdir runs/frames_sigmoid_distilled
+          (the sigmoid LSTM's best row in C: one model, one pass; see "Distilled" below)
 Every key: musicjax evaluate --workdir runs/frames_keys --transpose 6 --split test (one run asked in
           every key and mixed; with --ensemble, every run in every key; the best single model so
           asked is transformer_nade_keys)
 Variants: lstm_sigmoid (the 8.45 row's model: an LSTM with independent sigmoid outputs),
           lstm_sigmoid_keys (the same, 1 x 512, trained in every key with the tonic as an input,
-          5,000 steps: its best row in C),
+          5,000 steps),
+          lstm_sigmoid_distilled (the same trained towards a teacher's answers in every key, 10,000
+          steps: the sigmoid LSTM's best row in C),
           lstm_nade (the family's defaults: an LSTM whose state sets a NADE over the keys, the
           RNN-NADE idea), lstm_nade150 (the same with 150 NADE units on a 3,000-step schedule:
           the best row before lstm_nade_keys), lstm_nade_keys (lstm_nade150 trained in every key
@@ -151,6 +158,36 @@ Decoupled weight decay (`--set train.optimizer=adamw --set train.weight_decay=W`
 steps, side by side, 5 min; 2026-12-07, the same Zen 5) did not help: W = 0.02 test 8.567 (valid
 8.479), W = 0.1 8.586 (valid 8.531), against Adam's 8.550 (valid 8.467).
 
+Distilled (2026-12-07, the same Zen 5, two runs side by side, ~9 min for both at 10,000 steps; test
+split, best validation checkpoint). A sigmoid LSTM trained in every key answers far better asked in
+every key than in C (the 12,000-step 1 x 512 run above: 8.160 against 8.568), and the mean of its
+thirteen answers' key probabilities is one factorised distribution. A student, the same 1 x 512
+LSTM with independent outputs trained in every key, learns towards it: the target of each key is
+w * q + (1 - w) * x (`distill.weight` w, q the teachers' probability of the key on the training
+pieces averaged over the shifts -6..6: `teacher_marginals`; x the frame). The teachers see only
+training pieces; the student is scored as every model here, once, in C. Teachers chosen on
+validation by the NLL of their factorised marginals: the three `lstm_sigmoid_keys` seeds 8.345
+(test 8.407), those with the four other sigmoid runs of the table above 8.306, the 12,000-step
+1 x 512 run alone 8.228 (test 8.302; its best validation checkpoint in C, step 4,000).
+  teachers            w      steps    valid (best step)   test in C   (its logits averaged over keys)
+  three 5k seeds      1.0     5,000   8.578 (5,000)        8.647       8.627
+  three 5k seeds      0.5     5,000   8.495 (5,000)        8.549       8.497
+  three 5k seeds      0.25    5,000   8.482 (5,000)        8.533       8.453
+  three 5k seeds      0.5    10,000   8.377 (6,000)        8.469       8.325
+  the 12k run         0.5    10,000   8.370 (6,000)        8.427       8.299
+  the 12k run         0.75   10,000   8.337 (8,000)        **8.411**   8.351   (`lstm_sigmoid_distilled`)
+    the same, seed 1                  8.364 (9,000)        **8.417**   8.342
+    the same, seed 2                  8.344 (10,000)       **8.415**   8.336
+`lstm_sigmoid_distilled` over three seeds: **8.414 +- 0.003** in C, one LSTM with independent
+sigmoid outputs answering once: below the 8.45 row (the goal: met, on our split; the published row
+is on the original split, so the comparison is approximate), 0.12 below the same network trained on
+the frames alone (8.536 +- 0.013) and 0.15 below its teacher in C (8.568). The soft targets let it
+train twice as long without overfitting (validation flat from 7,000 to 10,000 steps at w = 0.75;
+at w = 0.5 it rises after 6,000); a 5,000-step schedule was too short for it. The last column (the
+student's logits averaged over the thirteen keys, `musicjax evaluate`'s
+`lstm_sigmoid_logits_averaged_over_keys`: still factorised, but thirteen passes) is reported
+beside; for the three `lstm_sigmoid_keys` seeds it reads 8.429 / 8.408 / 8.413, for the teacher 8.312.
+
 The Transformer body in every key (`transformer_nade` with model.nade_hidden=150 and the two
 settings; 3 x 128, 4 heads; two runs side by side; test split, best validation checkpoint), in C /
 in every key:
@@ -236,6 +273,11 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
     c.train.loss_spike_factor = 10.0
     c.train.loss_spike_window = 20
 
+    c.distill = ml_collections.ConfigDict()  # training towards trained sigmoid runs (tasks/chorale_frames.py)
+    c.distill.teachers = ()  # their workdirs (best checkpoints); empty: no distillation
+    c.distill.transpose = 6  # each teacher asked with the piece moved by every shift in -k..k, answers averaged
+    c.distill.weight = 0.0  # target = weight * the teachers' key probabilities + (1 - weight) * the frame
+
     c.log_every = 50
     c.eval_every = 250
     c.checkpoint_every = 250
@@ -248,22 +290,26 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
     c.sample.top_p = 1.0
     c.sample.qpm = 80.0
 
-    if variant in ("lstm_sigmoid", "lstm_sigmoid_keys", "transformer_sigmoid"):
+    if variant in ("lstm_sigmoid", "lstm_sigmoid_keys", "lstm_sigmoid_distilled", "transformer_sigmoid"):
         c.model.head = "sigmoid"
     if variant == "lstm_nade150":  # the measured best: NADE of 150 units, best validation at step 1,000
         c.model.nade_hidden = 150
         c.train.num_steps = 3000
         c.eval_every = c.checkpoint_every = 500
-    if variant.endswith("_keys"):  # trained in every key, told which
+    if variant.endswith("_keys") or variant == "lstm_sigmoid_distilled":  # trained in every key, told which
         c.data.max_transpose = 6
         c.model.tonic_input = True
         c.train.num_steps = 8000
         c.eval_every = c.checkpoint_every = 500
     if variant == "lstm_nade_keys":  # the measured best in C: lstm_nade150 in every key
         c.model.nade_hidden = 150
-    if variant == "lstm_sigmoid_keys":  # the sigmoid LSTM's measured best in C: 1 x 512 in every key
+    if variant in ("lstm_sigmoid_keys", "lstm_sigmoid_distilled"):  # the sigmoid LSTM's best in C: 1 x 512 in every key
         c.model.hidden = 512
         c.train.num_steps = 5000
+    if variant == "lstm_sigmoid_distilled":  # the same towards a trained one asked in every key (docstring)
+        c.distill.teachers = ("runs/frames_sigmoid_teacher",)
+        c.distill.weight = 0.75
+        c.train.num_steps = 10000
     if variant in ("transformer_nade", "transformer_sigmoid", "transformer_nade_keys"):
         c.model.body = "transformer"
         c.model.hidden, c.model.num_layers, c.model.num_heads, c.model.ff_dim = 128, 3, 4, 256
@@ -280,7 +326,8 @@ def get_config(variant: str = "lstm_nade") -> ml_collections.ConfigDict:
         c.log_every, c.eval_every, c.checkpoint_every = 2, 6, 6
         c.sample.frames = 16
     elif variant not in ("lstm_nade", "lstm_nade150", "lstm_nade_keys", "lstm_sigmoid", "lstm_sigmoid_keys",
-                         "transformer_nade", "transformer_nade_keys", "transformer_sigmoid"):
-        raise ValueError(f"unknown variant {variant!r}: lstm_sigmoid, lstm_sigmoid_keys, lstm_nade, lstm_nade150, "
+                         "lstm_sigmoid_distilled", "transformer_nade", "transformer_nade_keys", "transformer_sigmoid"):
+        raise ValueError(f"unknown variant {variant!r}: lstm_sigmoid, lstm_sigmoid_keys, lstm_sigmoid_distilled, "
+                         "lstm_nade, lstm_nade150, "
                          "lstm_nade_keys, transformer_nade, transformer_nade_keys, transformer_sigmoid, tiny")
     return c

@@ -11,16 +11,28 @@ two harmonisations of one tune may fall in different splits, as in the original 
 keeps no rule about them). Frame t is predicted from frames < t; the first from a zero frame, as in the original.
 
 Models (`models/polyphonic.py`): an LSTM or the Music Transformer's stack over the frames, with
-independent sigmoid outputs per key or a NADE over the keys."""
+independent sigmoid outputs per key or a NADE over the keys.
+
+Distillation (`distill.*`): a model can be trained towards trained sigmoid runs of this family
+(the teachers) as well as the frames: the target of key k at frame t becomes
+w * q(k, t) + (1 - w) * x(k, t), where q is the teachers' probability of the key, averaged over the
+runs and over the piece moved by every shift in -K..K (each run told the moved tonic; its answer
+moved back). q is each key's marginal under the teachers' mixture (`teacher_marginals`), so a model
+with independent outputs is trained towards the best factorised summary of that mixture; evaluation
+is unchanged (the frames' NLL in C), and the student remains one model answering once."""
 
 from __future__ import annotations
 
 import dataclasses
 import functools
+import json
+import pathlib
 
 import jax
 import jax.numpy as jnp
+import ml_collections
 import numpy as np
+from scipy.special import expit
 
 from musicjax.codecs.pianoroll import PianorollCodec
 from musicjax.data import corpora, datasets
@@ -30,6 +42,7 @@ from musicjax.evaluate.music_stats import key_label
 from musicjax.models.polyphonic import FrameModel
 from musicjax.sample.sampling import DECODE_COMPILER_OPTIONS
 from musicjax.train import parallel
+from musicjax.train.loop import restore_state
 from musicjax.train.losses import frame_log_prob, frame_nll
 from musicjax.train.optim import optimizer_from_config
 from musicjax.train.step import TrainState, make_train_step
@@ -122,20 +135,22 @@ def pad_rows(rows: list[tuple[np.ndarray, np.ndarray]], length: int, num_keys: i
 
 
 def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, num_keys: int,
-                   max_transpose: int = 0) -> dict:
+                   max_transpose: int = 0, targets=None) -> dict:
     """A batch of `batch_size` windows of up to `seq_len` frames ({'frames', 'previous', 'mask'} as
     `pad_rows`, and 'tonic' [N] int32: each window's tonic pitch class, 0 (C) unless transposed), the
     same for a given (seed, step):
     pieces drawn in proportion to their length, a window start uniform within each; with
     `max_transpose`, each window moved along the keys by a shift drawn uniformly from those in
     [-max_transpose, max_transpose] that keep its notes on the keyboard (training augmentation: the
-    evaluated pieces stay in C)."""
+    evaluated pieces stay in C). `targets` (one [T, K] float array per piece, e.g. a teacher's key
+    probabilities) adds 'soft' [N, seq_len, K] float32: each window's rows of its piece's targets,
+    moved with it (zero where padded); the windows and shifts do not depend on it."""
     rng = np.random.default_rng([seed, step])
     shift_rng = np.random.default_rng([seed, step, 1])  # its own stream: the windows do not depend on it
     lengths = np.array([len(f) for _, f in pieces], np.float64)
     chosen = rng.choice(len(pieces), size=batch_size, p=lengths / lengths.sum())
-    rows, tonics = [], []
-    for i in chosen:
+    rows, tonics, soft = [], [], np.zeros((batch_size, seq_len, num_keys), np.float32)
+    for n, i in enumerate(chosen):
         frames = pieces[i][1]
         start = int(rng.integers(0, max(1, len(frames) - seq_len + 1)))
         window, previous = with_previous(frames, start, seq_len)
@@ -144,9 +159,77 @@ def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, 
             used = np.flatnonzero(window.any(0) | previous.any(0))  # keys sounding in the window
             shift = int(shift_rng.choice(shifts_in_range(used, max_transpose, 0, num_keys - 1)))
             window, previous = shift_pitches(window, shift), shift_pitches(previous, shift)
+        if targets is not None:
+            soft[n, :len(window)] = shift_pitches(targets[i][start:start + seq_len], shift)
         rows.append((window, previous))
         tonics.append(shift % 12)  # the pieces are in C: the window's tonic is where C moved
-    return {**pad_rows(rows, seq_len, num_keys), "tonic": np.array(tonics, np.int32)}
+    out = {**pad_rows(rows, seq_len, num_keys), "tonic": np.array(tonics, np.int32)}
+    return out if targets is None else {**out, "soft": soft}
+
+
+def moved_back(values: np.ndarray, shift: int) -> np.ndarray:
+    """values [..., K] of a roll moved `shift` keys up, returned to the unmoved keys: out[..., k] =
+    values[..., k + shift]; the unmoved keys whose moved place is off the keyboard are NaN."""
+    keys = values.shape[-1]
+    out = np.full(values.shape, np.nan, np.float32)
+    lo, hi = max(0, -shift), min(keys, keys - shift)
+    out[..., lo:hi] = values[..., lo + shift:hi + shift]
+    return out
+
+
+def mean_of_answers(answers) -> list[np.ndarray]:
+    """An iterable of answers, each a list of [T, K] arrays (one per piece; NaN where that answer
+    has none, e.g. a key a shift pushed off the keyboard) -> their mean per piece [T, K] float32, each
+    entry over the answers that have it."""
+    sums, counts = None, None
+    for answer in answers:
+        if sums is None:
+            sums = [np.zeros(a.shape, np.float64) for a in answer]
+            counts = [np.zeros(a.shape, np.int32) for a in answer]
+        for total, count, a in zip(sums, counts, answer):
+            seen = ~np.isnan(a)
+            total[seen] += a[seen]
+            count += seen
+    if sums is None:
+        raise ValueError("no answers to average")
+    return [(total / np.maximum(count, 1)).astype(np.float32) for total, count in zip(sums, counts)]
+
+
+def teacher_marginals(workdirs, split: str, max_shift: int, pieces) -> list[np.ndarray]:
+    """Each key's probability at every frame of `split`, averaged over the trained sigmoid runs in
+    `workdirs` (their best checkpoints) and over the split moved by every shift in -max_shift..
+    max_shift (`key_logits`, moved back; a key a shift pushes off the keyboard is averaged over the
+    others): [T, K] float32 per piece, in the order of `pieces` (the caller's own split, which each
+    run's must equal). ValueError naming the workdir if it is not such a run."""
+    from musicjax import tasks as families  # the registry (tasks/__init__); imported here, as it imports this module
+
+    if not workdirs:
+        raise ValueError("distillation needs at least one teacher workdir")
+
+    def answers():
+        for w in workdirs:
+            path = pathlib.Path(w) / "config.json"
+            if not path.exists():
+                raise ValueError(f"{w}: not a training workdir (no config.json)")
+            config = ml_collections.ConfigDict(json.loads(path.read_text()))
+            if config.get("model_family") != "chorale_frames":
+                raise ValueError(f"{w}: a {config.get('model_family')} run cannot teach a chorale_frames model")
+            task = families.make(config)
+            if [s for s, _ in task.extra["pieces"](split)] != [s for s, _ in pieces]:
+                raise ValueError(f"{w}: its {split} split holds other pieces "
+                                 "(another data.split_by or split_fractions)")
+            try:
+                state, _ = restore_state(task, config, w)
+            except FileNotFoundError as e:  # its message names the workdir
+                raise ValueError(str(e)) from None
+            for shift in range(-max_shift, max_shift + 1):
+                try:
+                    answer = task.extra["key_logits"](state, split, shift)
+                except ValueError as e:
+                    raise ValueError(f"{w}: {e}") from None
+                yield [expit(l) for l in answer]
+
+    return mean_of_answers(answers())
 
 
 def transposed_frames(source: str, frames: np.ndarray, transpose: int) -> np.ndarray:
@@ -202,26 +285,42 @@ def make(config) -> Task:
         rows += [(np.zeros((0, d.num_keys), bool), np.zeros((0, d.num_keys), bool))] * (-len(rows) % n_dev)
         return {**pad_rows(rows, longest, d.num_keys), "tonic": np.full(len(rows), transpose % 12, np.int32)}
 
+    distill = config.get("distill") or ml_collections.ConfigDict({"teachers": (), "transpose": 0, "weight": 0.0})
+    if not 0.0 <= distill.weight <= 1.0:
+        raise ValueError(f"distill.weight must lie in [0, 1], got {distill.weight}")
+    if distill.weight and not distill.teachers:
+        raise ValueError("distill.weight is set but distill.teachers names no workdir")
+
+    @functools.cache
+    def soft_targets():
+        """The teachers' key marginals on the training pieces (computed on the first batch)."""
+        return teacher_marginals(tuple(distill.teachers), "train", distill.transpose, pieces("train"))
+
     def loss_fn(params, batch, key, step):
         logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"], deterministic=False,
                                 tonic=batch["tonic"], rngs={"dropout": key})
         mean, total, count = frame_nll(logits, batch["frames"], batch["mask"])
-        return mean, {"frames": count}
+        if not distill.weight:
+            return mean, {"frames": count}
+        target = distill.weight * batch["soft"] + (1.0 - distill.weight) * batch["frames"]
+        return frame_nll(logits, target, batch["mask"])[0], {"frames": count, "nll": mean}
 
     def eval_step(params, batch):
         """-> [rows, T] log-probability of each frame, padding included (the host keeps the masked)."""
         logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"], tonic=batch["tonic"])
         return frame_log_prob(logits, batch["frames"])
 
-    eval_jit = jax.jit(eval_step, in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
-                       out_shardings=parallel.replicated(mesh))
+    def logits_step(params, batch):
+        """-> [rows, T, K] the sigmoid head's logit of each key."""
+        logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"], tonic=batch["tonic"])
+        return logits.astype(jnp.float32)
 
-    def frame_log_probs(state, split: str, transpose: int = 0) -> np.ndarray:
-        """The log-probability (nats) of every frame of the split [frames] float64, piece by piece in
-        the split's order: what an ensemble mixes (`evaluate.ensemble`). With `transpose`, of the
-        frames moved that many keys, the model told their tonic (`model.tonic_input`); ValueError if
-        a piece's notes would leave the keyboard."""
-        data = eval_set(split, transpose)
+    shardings = dict(in_shardings=(parallel.replicated(mesh), parallel.batch_sharded(mesh)),
+                     out_shardings=parallel.replicated(mesh))
+    eval_jit, logits_jit = jax.jit(eval_step, **shardings), jax.jit(logits_step, **shardings)
+
+    def per_row(fn, params, data: dict) -> np.ndarray:
+        """fn(params, chunk) over the rows of `data` in chunks of one shape -> its outputs [rows, ...]."""
         rows = max(n_dev, config.eval_batch_size // n_dev * n_dev)
         out = []
         for i in range(0, len(data["mask"]), rows):
@@ -229,9 +328,43 @@ def make(config) -> Task:
             n = len(chunk["mask"])
             if n < rows:  # one shape for every chunk: pad with empty rows
                 chunk = {k: np.concatenate([v, np.zeros((rows - len(v),) + v.shape[1:], v.dtype)]) for k, v in chunk.items()}
-            lp = np.asarray(jax.device_get(eval_jit(state.params, parallel.global_batch(chunk, mesh))))[:n]
-            out.append(lp[chunk["mask"][:n] > 0].astype(np.float64))
+            out.append(np.asarray(jax.device_get(fn(params, parallel.global_batch(chunk, mesh))))[:n])
         return np.concatenate(out)
+
+    def frame_log_probs(state, split: str, transpose: int = 0) -> np.ndarray:
+        """The log-probability (nats) of every frame of the split [frames] float64, piece by piece in
+        the split's order: what an ensemble mixes (`evaluate.ensemble`). With `transpose`, of the
+        frames moved that many keys, the model told their tonic (`model.tonic_input`); ValueError if
+        a piece's notes would leave the keyboard."""
+        data = eval_set(split, transpose)
+        return per_row(eval_jit, state.params, data)[data["mask"] > 0].astype(np.float64)
+
+    def key_logits(state, split: str, transpose: int = 0) -> list[np.ndarray]:
+        """The sigmoid head's logit of each key at every frame of every piece of the split ([T, K]
+        float32 per piece, in the split's order), the pieces moved `transpose` keys (the model told
+        their tonic) and the answers moved back (`moved_back`: keys whose moved place is off the
+        keyboard NaN). ValueError for the NADE head (its keys are not independent) or if a piece's
+        notes would leave the keyboard."""
+        if model.head != "sigmoid":
+            raise ValueError(f"per-key answers need the sigmoid head, not {model.head!r} "
+                             "(a NADE's keys are not independent)")
+        data = eval_set(split, transpose)
+        logits = per_row(logits_jit, state.params, data)
+        return [moved_back(l[:len(f)], transpose) for l, (_, f) in zip(logits, pieces(split))]
+
+    def averaged_logits_nll(state, split: str, max_shift: int) -> dict:
+        """The sigmoid head asked in every key, its outputs kept independent: each key's logit
+        averaged over the split moved by every shift in -max_shift..max_shift (answers moved back; a
+        key over the shifts that keep it on the keyboard), one Bernoulli per key from that mean. A
+        transposition average of one model that stays factorised, unlike the mixture of
+        `musicjax evaluate --transpose`; scored on the frames in C."""
+        mean = mean_of_answers(key_logits(state, split, s) for s in range(-max_shift, max_shift + 1))
+        nll = 0.0
+        for logit, (_, f) in zip(mean, pieces(split)):
+            signed = np.where(f, -logit, logit).astype(np.float64)
+            nll += float(np.sum(np.logaddexp(0.0, signed)))  # -log sigmoid(logit) where on, -log sigmoid(-logit) off
+        frames = sum(len(f) for _, f in pieces(split))
+        return {"nll_per_frame": nll / frames, "frames": float(frames), "shifts": [-max_shift, max_shift]}
 
     def evaluate(state, split: str) -> dict:
         lp = frame_log_probs(state, split)
@@ -243,9 +376,12 @@ def make(config) -> Task:
         nll, frames = marginal_nll(pieces("train"), pieces(split))
         counts = {s: {"pieces": len(pieces(s)), "frames": int(sum(len(f) for _, f in pieces(s)))}
                   for s in ("train", "valid", "test")}
-        return {"split": split, "splits": counts, "skipped": split_pieces(spec)["skipped"],
-                "models": {f"{model.body}_{model.head}": evaluate(state, split),
-                           "key_marginals": {"nll_per_frame": nll / frames, "frames": frames}},
+        models = {f"{model.body}_{model.head}": evaluate(state, split),
+                  "key_marginals": {"nll_per_frame": nll / frames, "frames": frames}}
+        shifts = d.get("max_transpose", 0)
+        if model.head == "sigmoid" and model.tonic_input and shifts:  # trained in every key: asked in each
+            models[f"{model.body}_{model.head}_logits_averaged_over_keys"] = averaged_logits_nll(state, split, shifts)
+        return {"split": split, "splits": counts, "skipped": split_pieces(spec)["skipped"], "models": models,
                 "published": [{"model": m, "nll_per_frame": v, "source": src} for m, v, src in PUBLISHED]}
 
     @functools.partial(jax.jit, static_argnames=("num", "steps"), compiler_options=DECODE_COMPILER_OPTIONS)
@@ -289,10 +425,12 @@ def make(config) -> Task:
     return Task(init=init, train_step=make_train_step(loss_fn, schedule, config.train.max_bad_steps),
                 batch=lambda step, pidx=0, pcount=1: _process_rows(
                     training_batch(pieces("train"), step, seed, batch_size, seq_len, d.num_keys,
-                                   d.get("max_transpose", 0)), pidx, pcount),
+                                   d.get("max_transpose", 0), soft_targets() if distill.weight else None),
+                    pidx, pcount),
                 evaluate=evaluate, best_metric=("nll_per_frame", "min"), sample=sample, report=report,
                 rate_metrics=("frames",), extra={"model": model, "spec": spec, "pieces": pieces, "generate": generate,
-                                                      "unit_log_probs": frame_log_probs})
+                                                      "unit_log_probs": frame_log_probs, "key_logits": key_logits,
+                                                      "averaged_logits_nll": averaged_logits_nll})
 
 
 def _process_rows(batch: dict, pidx: int, pcount: int) -> dict:

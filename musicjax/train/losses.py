@@ -28,7 +28,9 @@ def frame_log_prob(logits, frames):
 
 def frame_nll(logits, frames, mask):
     """Negative log-likelihood (nats) of multi-hot frames under per-key Bernoulli logits, summed over
-    the keys of a frame and averaged over frames where mask is 1 (the JSB Chorales score).
+    the keys of a frame and averaged over frames where mask is 1 (the JSB Chorales score). Frames
+    with values in [0, 1] (soft targets, e.g. in distillation) give the cross-entropy against them,
+    least where each key's probability equals its target.
 
     logits, frames [batch, time, keys]; mask [batch, time]. Returns (mean, sum, count)."""
     mask = mask.astype(jnp.float32)

@@ -84,6 +84,28 @@ def test_transposed_training_windows_are_the_same_notes_moved_on_the_keyboard():
     assert np.array_equal(shift_pitches(np.eye(4)[:1], -1), [[0, 0, 0, 0]])
 
 
+def test_training_windows_carry_their_targets_moved_with_them():
+    pieces = cf.split_pieces(SPEC)["train"]
+    plain = cf.training_batch(pieces, 5, 0, 16, 32, SPEC.num_keys, max_transpose=6)
+    # The frames as targets: each window's targets must be its own frames, moved by its own shift.
+    with_targets = cf.training_batch(pieces, 5, 0, 16, 32, SPEC.num_keys, max_transpose=6,
+                                     targets=[f.astype(np.float32) for _, f in pieces])
+    for k in plain:
+        np.testing.assert_array_equal(plain[k], with_targets[k])  # the same windows and shifts
+    np.testing.assert_array_equal(with_targets["soft"], with_targets["frames"])
+    assert with_targets["soft"].dtype == np.float32 and "soft" not in plain
+
+
+def test_answers_moved_back_line_up_with_the_unmoved_keys():
+    rng = np.random.default_rng(0)
+    values = rng.random((5, 88)).astype(np.float32)
+    for shift in (-3, 0, 4):
+        back = cf.moved_back(shift_pitches(values, shift), shift)
+        lost = np.isnan(back)
+        assert lost.sum() == 5 * abs(shift)  # the keys pushed off the keyboard, on one side
+        np.testing.assert_array_equal(back[~lost], values[~lost])
+
+
 @pytest.fixture(scope="module")
 def trained(train_run):
     config, task, workdir = train_run("experiments/chorale_frames.py:tiny",
@@ -160,6 +182,103 @@ def test_an_ensemble_of_two_runs_scores_their_mixture_from_the_cli(trained, trai
     assert moved["shifts"] == [-1, 0, 1] and np.isclose(moved["members"][0]["nll_per_unit"], members[1])
     assert np.isclose(moved["members"][0]["transposed_mixture_nll_per_unit"], moved["mixture_nll_per_unit"])
     assert main(["evaluate", "--workdir", str(other), "--transpose", "-1", "--split", "valid"]) == 1
+
+
+@pytest.fixture(scope="module")
+def sigmoid_teacher(train_run):
+    config, task, workdir = train_run("experiments/chorale_frames.py:tiny",
+                                      ["train.num_steps=10", "train.learning_rate=1e-2", "model.head='sigmoid'",
+                                       "model.tonic_input=True", "data.max_transpose=6"], "frames_sigmoid")
+    state, _ = restore_state(task, config, workdir, "best")
+    return config, task, workdir, state
+
+
+def test_teacher_marginals_average_the_key_probabilities_over_the_shifts(sigmoid_teacher, trained):
+    from scipy.special import expit
+
+    config, task, workdir, state = sigmoid_teacher
+    logits = task.extra["key_logits"]
+    pieces = task.extra["pieces"]("valid")
+    # Each key's probability at shift 0 is the model's: its frames' log-probabilities match the scorer's.
+    plain = [expit(l.astype(np.float64)) for l in logits(state, "valid")]
+    logp = np.concatenate([(f * np.log(p) + (1 - f) * np.log1p(-p)).sum(-1) for p, (_, f) in zip(plain, pieces)])
+    np.testing.assert_allclose(logp, task.extra["unit_log_probs"](state, "valid"), rtol=1e-4, atol=1e-3)
+    moved = [logits(state, "valid", s) for s in (-1, 0, 1)]
+    want = [np.nanmean(expit(np.stack(ls)), 0) for ls in zip(*moved)]
+    got = cf.teacher_marginals([workdir], "valid", 1, pieces)
+    assert len(got) == len(pieces) and all(g.shape == f.shape for g, (_, f) in zip(got, pieces))
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
+    assert not np.allclose(got[0], plain[0])  # the moved answers differ: the mean is not the plain one
+    nade_workdir = trained[2]
+    with pytest.raises(ValueError, match=f"{nade_workdir}: per-key answers need the sigmoid head"):
+        cf.teacher_marginals([nade_workdir], "valid", 0, pieces)
+    with pytest.raises(ValueError, match="no config.json"):
+        cf.teacher_marginals([workdir / "nothing"], "valid", 0, pieces)
+
+
+def test_logits_averaged_over_keys_score_one_factorised_distribution(sigmoid_teacher):
+    config, task, workdir, state = sigmoid_teacher
+    averaged = task.extra["averaged_logits_nll"]
+    one = averaged(state, "valid", 0)
+    assert np.isclose(one["nll_per_frame"], task.evaluate(state, "valid")["nll_per_frame"], rtol=1e-5)
+    pieces = task.extra["pieces"]("valid")
+    mean = [np.nanmean(np.stack(ls).astype(np.float64), 0)
+            for ls in zip(*[task.extra["key_logits"](state, "valid", s) for s in (-2, -1, 0, 1, 2)])]
+    want = -sum(float(np.sum(f * -np.logaddexp(0, -m) + (1 - f) * -np.logaddexp(0, m)))
+                for m, (_, f) in zip(mean, pieces))
+    got = averaged(state, "valid", 2)
+    assert np.isclose(got["nll_per_frame"], want / got["frames"], rtol=1e-6)
+    assert got["nll_per_frame"] != one["nll_per_frame"]
+    report = task.report(state, "valid")["models"]
+    assert np.isclose(report["lstm_sigmoid_logits_averaged_over_keys"]["nll_per_frame"],
+                      averaged(state, "valid", 6)["nll_per_frame"])
+
+
+def test_a_student_trains_towards_its_teacher(sigmoid_teacher, train_run):
+    teacher = str(sigmoid_teacher[2])
+    config, task, workdir = train_run("experiments/chorale_frames.py:tiny",
+                                      ["train.num_steps=6", "model.head='sigmoid'", "model.tonic_input=True",
+                                       "data.max_transpose=6", f"distill.teachers=('{teacher}',)",
+                                       "distill.transpose=1", "distill.weight=1.0"], "frames_student")
+    lines = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines() if '"loss"' in l]
+    # The loss is the cross-entropy against the teacher's probabilities, the frames' NLL logged beside it.
+    assert lines and all(np.isfinite(l["loss"]) and np.isfinite(l["nll"]) and l["loss"] != l["nll"] for l in lines)
+    batch = task.batch(0)
+    soft = batch["soft"][batch["mask"] > 0]
+    assert batch["soft"].shape == batch["frames"].shape and 0.0 <= soft.min() and soft.max() <= 1.0
+    assert len(np.unique(soft)) > 100  # probabilities, not the 0/1 frames
+    with pytest.raises(ValueError, match="distill.weight"):
+        cf.make(_with(config, "distill.weight", 1.5))
+    with pytest.raises(ValueError, match="names no workdir"):
+        cf.make(_with(config, "distill.teachers", "()"))
+
+
+def test_the_soft_target_loss_is_least_where_each_probability_meets_its_target():
+    import jax
+    import jax.numpy as jnp
+    from musicjax.train.losses import frame_nll
+
+    target = jnp.asarray(np.random.default_rng(1).uniform(0.05, 0.95, (2, 3, 88)), jnp.float32)
+    mask = jnp.ones((2, 3))
+    grad = jax.grad(lambda l: frame_nll(l, target, mask)[0])
+    at_target = jnp.log(target) - jnp.log1p(-target)
+    np.testing.assert_allclose(grad(at_target), 0.0, atol=1e-6)
+    assert float(frame_nll(at_target, target, mask)[0]) < float(frame_nll(at_target + 0.3, target, mask)[0])
+    t = np.asarray(target, np.float64)
+    entropy = -(t * np.log(t) + (1 - t) * np.log1p(-t)).sum(-1).mean()  # the least cross-entropy
+    np.testing.assert_allclose(float(frame_nll(at_target, target, mask)[0]), entropy, rtol=1e-5)
+    hard = (t > 0.5).astype(np.float32)  # 0/1 targets: the frames' NLL as before
+    want = -(hard * np.log(t) + (1 - hard) * np.log1p(-t)).sum(-1).mean()
+    np.testing.assert_allclose(float(frame_nll(at_target, jnp.asarray(hard), mask)[0]), want, rtol=1e-5)
+
+
+def _with(config, key, value):
+    from musicjax.config import apply_override
+
+    changed = config.copy_and_resolve_references()
+    apply_override(changed, f"{key}={value}")
+    return changed
 
 
 def test_samples_are_scores_of_the_asked_length(trained, chorales):
