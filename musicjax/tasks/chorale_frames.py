@@ -19,7 +19,9 @@ w * q(k, t) + (1 - w) * x(k, t), where q is the teachers' probability of the key
 runs and over the piece moved by every shift in -K..K (each run told the moved tonic; its answer
 moved back). q is each key's marginal under the teachers' mixture (`teacher_marginals`), so a model
 with independent outputs is trained towards the best factorised summary of that mixture; evaluation
-is unchanged (the frames' NLL in C), and the student remains one model answering once."""
+is unchanged (the frames' NLL in C), and the student remains one model answering once. The teachers
+answer on the training pieces only, each with the best validation checkpoint it has when the
+student's first batch is drawn (a finished run's, for a reproducible student)."""
 
 from __future__ import annotations
 
@@ -42,7 +44,6 @@ from musicjax.evaluate.music_stats import key_label
 from musicjax.models.polyphonic import FrameModel
 from musicjax.sample.sampling import DECODE_COMPILER_OPTIONS
 from musicjax.train import parallel
-from musicjax.train.loop import restore_state
 from musicjax.train.losses import frame_log_prob, frame_nll
 from musicjax.train.optim import optimizer_from_config
 from musicjax.train.step import TrainState, make_train_step
@@ -180,7 +181,7 @@ def moved_back(values: np.ndarray, shift: int) -> np.ndarray:
 def mean_of_answers(answers) -> list[np.ndarray]:
     """An iterable of answers, each a list of [T, K] arrays (one per piece; NaN where that answer
     has none, e.g. a key a shift pushed off the keyboard) -> their mean per piece [T, K] float32, each
-    entry over the answers that have it."""
+    entry over the answers that have it (NaN where none has)."""
     sums, counts = None, None
     for answer in answers:
         if sums is None:
@@ -192,19 +193,23 @@ def mean_of_answers(answers) -> list[np.ndarray]:
             count += seen
     if sums is None:
         raise ValueError("no answers to average")
-    return [(total / np.maximum(count, 1)).astype(np.float32) for total, count in zip(sums, counts)]
+    return [np.where(count > 0, total / np.maximum(count, 1), np.nan).astype(np.float32)
+            for total, count in zip(sums, counts)]
 
 
-def teacher_marginals(workdirs, split: str, max_shift: int, pieces) -> list[np.ndarray]:
-    """Each key's probability at every frame of `split`, averaged over the trained sigmoid runs in
-    `workdirs` (their best checkpoints) and over the split moved by every shift in -max_shift..
-    max_shift (`key_logits`, moved back; a key a shift pushes off the keyboard is averaged over the
-    others): [T, K] float32 per piece, in the order of `pieces` (the caller's own split, which each
-    run's must equal). ValueError naming the workdir if it is not such a run."""
-    from musicjax import tasks as families  # the registry (tasks/__init__); imported here, as it imports this module
+def teacher_marginals(workdirs, spec: FrameSpec, split: str, max_shift: int) -> list[np.ndarray]:
+    """Each key's probability at every frame of `split` (of the data `spec` describes), averaged
+    over the trained sigmoid runs in `workdirs` and over the split moved by every shift in
+    -max_shift..max_shift (`key_logits`, moved back; a key a shift pushes off the keyboard is
+    averaged over the others): [T, K] float32 per piece, in the split's order. Each run answers with
+    the best checkpoint it has when this is called. ValueError naming the workdir if it is not such
+    a run or was trained on other data (another spec: keyboard, grid, split)."""
+    from musicjax.train.loop import restore_state
 
     if not workdirs:
         raise ValueError("distillation needs at least one teacher workdir")
+    if max_shift < 0:
+        raise ValueError(f"distill.transpose must be 0 or more, got {max_shift}")
 
     def answers():
         for w in workdirs:
@@ -214,10 +219,9 @@ def teacher_marginals(workdirs, split: str, max_shift: int, pieces) -> list[np.n
             config = ml_collections.ConfigDict(json.loads(path.read_text()))
             if config.get("model_family") != "chorale_frames":
                 raise ValueError(f"{w}: a {config.get('model_family')} run cannot teach a chorale_frames model")
-            task = families.make(config)
-            if [s for s, _ in task.extra["pieces"](split)] != [s for s, _ in pieces]:
-                raise ValueError(f"{w}: its {split} split holds other pieces "
-                                 "(another data.split_by or split_fractions)")
+            task = make(config)
+            if task.extra["spec"] != spec:
+                raise ValueError(f"{w}: trained on other data ({task.extra['spec']}, not {spec})")
             try:
                 state, _ = restore_state(task, config, w)
             except FileNotFoundError as e:  # its message names the workdir
@@ -290,11 +294,13 @@ def make(config) -> Task:
         raise ValueError(f"distill.weight must lie in [0, 1], got {distill.weight}")
     if distill.weight and not distill.teachers:
         raise ValueError("distill.weight is set but distill.teachers names no workdir")
+    if distill.transpose < 0:
+        raise ValueError(f"distill.transpose must be 0 or more, got {distill.transpose}")
 
     @functools.cache
     def soft_targets():
         """The teachers' key marginals on the training pieces (computed on the first batch)."""
-        return teacher_marginals(tuple(distill.teachers), "train", distill.transpose, pieces("train"))
+        return teacher_marginals(tuple(distill.teachers), spec, "train", distill.transpose)
 
     def loss_fn(params, batch, key, step):
         logits, _ = model.apply({"params": params}, batch["previous"], batch["frames"], deterministic=False,

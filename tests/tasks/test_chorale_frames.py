@@ -203,18 +203,30 @@ def test_teacher_marginals_average_the_key_probabilities_over_the_shifts(sigmoid
     plain = [expit(l.astype(np.float64)) for l in logits(state, "valid")]
     logp = np.concatenate([(f * np.log(p) + (1 - f) * np.log1p(-p)).sum(-1) for p, (_, f) in zip(plain, pieces)])
     np.testing.assert_allclose(logp, task.extra["unit_log_probs"](state, "valid"), rtol=1e-4, atol=1e-3)
+    # A moved answer is the model on the moved piece, told its tonic, with its keys moved back.
+    import jax.numpy as jnp
+
+    source, first = pieces[0]
+    moved_piece = shift_pitches(first, 2).astype(np.float32)
+    previous = np.concatenate([np.zeros_like(moved_piece[:1]), moved_piece[:-1]])
+    direct, _ = task.extra["model"].apply({"params": state.params}, previous[None], moved_piece[None],
+                                          tonic=jnp.array([2]))
+    np.testing.assert_allclose(logits(state, "valid", 2)[0], cf.moved_back(np.asarray(direct)[0], 2),
+                               rtol=1e-5, atol=1e-5)
     moved = [logits(state, "valid", s) for s in (-1, 0, 1)]
     want = [np.nanmean(expit(np.stack(ls)), 0) for ls in zip(*moved)]
-    got = cf.teacher_marginals([workdir], "valid", 1, pieces)
+    got = cf.teacher_marginals([workdir], task.extra["spec"], "valid", 1)
     assert len(got) == len(pieces) and all(g.shape == f.shape for g, (_, f) in zip(got, pieces))
     for g, w in zip(got, want):
         np.testing.assert_allclose(g, w, rtol=1e-5, atol=1e-6)
     assert not np.allclose(got[0], plain[0])  # the moved answers differ: the mean is not the plain one
     nade_workdir = trained[2]
     with pytest.raises(ValueError, match=f"{nade_workdir}: per-key answers need the sigmoid head"):
-        cf.teacher_marginals([nade_workdir], "valid", 0, pieces)
+        cf.teacher_marginals([nade_workdir], task.extra["spec"], "valid", 0)
     with pytest.raises(ValueError, match="no config.json"):
-        cf.teacher_marginals([workdir / "nothing"], "valid", 0, pieces)
+        cf.teacher_marginals([workdir / "nothing"], task.extra["spec"], "valid", 0)
+    with pytest.raises(ValueError, match=f"{workdir}: trained on other data"):
+        cf.teacher_marginals([workdir], cf.FrameSpec(split_by="piece"), "valid", 0)
 
 
 def test_logits_averaged_over_keys_score_one_factorised_distribution(sigmoid_teacher):
@@ -248,10 +260,17 @@ def test_a_student_trains_towards_its_teacher(sigmoid_teacher, train_run):
     soft = batch["soft"][batch["mask"] > 0]
     assert batch["soft"].shape == batch["frames"].shape and 0.0 <= soft.min() and soft.max() <= 1.0
     assert len(np.unique(soft)) > 100  # probabilities, not the 0/1 frames
+    # They are the teacher's answers over the shifts -1..1, on the windows the batch drew.
+    targets = cf.teacher_marginals([teacher], task.extra["spec"], "train", 1)
+    want = cf.training_batch(task.extra["pieces"]("train"), 0, config.seed, config.train.batch_size,
+                             config.train.seq_len, config.data.num_keys, config.data.max_transpose, targets)
+    np.testing.assert_array_equal(batch["soft"], want["soft"])
     with pytest.raises(ValueError, match="distill.weight"):
         cf.make(_with(config, "distill.weight", 1.5))
     with pytest.raises(ValueError, match="names no workdir"):
         cf.make(_with(config, "distill.teachers", "()"))
+    with pytest.raises(ValueError, match="distill.transpose must be 0 or more"):
+        cf.make(_with(config, "distill.transpose", -1))
 
 
 def test_the_soft_target_loss_is_least_where_each_probability_meets_its_target():
