@@ -83,6 +83,15 @@ What stands in the way is the spread between seeds (2.18-3.15x under one classif
 distance from the training segments' 1.72x). Validation does see it (best valid FD 16.05 for seed 2
 against 10.07 for seed 0, the same classifier), so training a few seeds and keeping the best on
 validation is the protocol this points to; it costs a run per seed.
+A slower generator average (2026-12-07, a 2-core AMD EPYC Zen 5, each run alone, ~25 min; `voices --set
+gan.ema_decay=0.9995 --set train.num_steps=8000`, against 0.999): averaging is known to steady a GAN's samples,
+and the seeds' spread is what stands in the way. Validation improved (best valid FD 10.19 for seed 2 against
+16.05, 10.68 for seed 0 against 10.07), test did not (five classifiers; on this CPU real vs real reads 2.848
+under classifier 0, 2.765 on the Zen 3, and the training segments 1.53 as before):
+  seed 2 (step 5,000)   FD 8.31, 2.92x / mean 2.76 +- 0.41   21 of 31 metrics, in key 85.1%   (0.999: 3.15x / 2.75)
+  seed 0 (step 8,000)   FD 7.74, 2.72x / mean 2.28 +- 0.53   22 of 31 metrics, in key 86.4%   (0.999: 2.29x / 2.01)
+No gain: 0.999 stays. Validation's FD is measured on 272 segments of 26 pieces (real vs real 13.2 there),
+so it ranks checkpoints and runs coarsely; here it ranked the wrong way.
 The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
 metrics: it was far from converged, not the model's limit.
 Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
