@@ -144,12 +144,12 @@ def cmd_data_ingest(args) -> int:
 
 
 def _workdir_config(workdir):
-    import ml_collections
+    from musicjax.train.loop import read_config
 
-    path = pathlib.Path(workdir) / "config.json"
-    if not path.exists():
-        raise CliError(f"{workdir}: not a training workdir (no config.json)")
-    return ml_collections.ConfigDict(json.loads(path.read_text()))
+    try:
+        return read_config(workdir)
+    except FileNotFoundError as e:
+        raise CliError(str(e)) from None
 
 
 def _task(config):

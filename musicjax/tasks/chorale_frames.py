@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
-import pathlib
 
 import jax
 import jax.numpy as jnp
@@ -150,7 +148,8 @@ def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, 
     shift_rng = np.random.default_rng([seed, step, 1])  # its own stream: the windows do not depend on it
     lengths = np.array([len(f) for _, f in pieces], np.float64)
     chosen = rng.choice(len(pieces), size=batch_size, p=lengths / lengths.sum())
-    rows, tonics, soft = [], [], np.zeros((batch_size, seq_len, num_keys), np.float32)
+    rows, tonics = [], []
+    soft = None if targets is None else np.zeros((batch_size, seq_len, num_keys), np.float32)
     for n, i in enumerate(chosen):
         frames = pieces[i][1]
         start = int(rng.integers(0, max(1, len(frames) - seq_len + 1)))
@@ -160,12 +159,12 @@ def training_batch(pieces, step: int, seed: int, batch_size: int, seq_len: int, 
             used = np.flatnonzero(window.any(0) | previous.any(0))  # keys sounding in the window
             shift = int(shift_rng.choice(shifts_in_range(used, max_transpose, 0, num_keys - 1)))
             window, previous = shift_pitches(window, shift), shift_pitches(previous, shift)
-        if targets is not None:
+        if soft is not None:
             soft[n, :len(window)] = shift_pitches(targets[i][start:start + seq_len], shift)
         rows.append((window, previous))
         tonics.append(shift % 12)  # the pieces are in C: the window's tonic is where C moved
     out = {**pad_rows(rows, seq_len, num_keys), "tonic": np.array(tonics, np.int32)}
-    return out if targets is None else {**out, "soft": soft}
+    return out if soft is None else {**out, "soft": soft}
 
 
 def moved_back(values: np.ndarray, shift: int) -> np.ndarray:
@@ -204,7 +203,7 @@ def teacher_marginals(workdirs, spec: FrameSpec, split: str, max_shift: int) -> 
     averaged over the others): [T, K] float32 per piece, in the split's order. Each run answers with
     the best checkpoint it has when this is called. ValueError naming the workdir if it is not such
     a run or was trained on other data (another spec: keyboard, grid, split)."""
-    from musicjax.train.loop import restore_state
+    from musicjax.train.loop import read_config, restore_state
 
     if not workdirs:
         raise ValueError("distillation needs at least one teacher workdir")
@@ -213,10 +212,10 @@ def teacher_marginals(workdirs, spec: FrameSpec, split: str, max_shift: int) -> 
 
     def answers():
         for w in workdirs:
-            path = pathlib.Path(w) / "config.json"
-            if not path.exists():
-                raise ValueError(f"{w}: not a training workdir (no config.json)")
-            config = ml_collections.ConfigDict(json.loads(path.read_text()))
+            try:
+                config = read_config(w)
+            except FileNotFoundError as e:  # its message names the workdir
+                raise ValueError(str(e)) from None
             if config.get("model_family") != "chorale_frames":
                 raise ValueError(f"{w}: a {config.get('model_family')} run cannot teach a chorale_frames model")
             task = make(config)

@@ -12,7 +12,6 @@ the text's lines (a line ends at punctuation, as in `chorale_texts`); an untexte
 from __future__ import annotations
 
 import functools
-import json
 import math
 import pathlib
 
@@ -388,14 +387,12 @@ def make(config) -> Task:
 
     def twin_scores(workdir: str, split: str, mine: dict) -> dict:
         """The teacher-forced scores of another run of this family on the same split and targets."""
-        import ml_collections
+        from musicjax.train.loop import read_config, restore_state
 
-        from musicjax.train.loop import restore_state
-
-        path = pathlib.Path(workdir) / "config.json"
-        if not path.exists():
-            raise ValueError(f"{workdir}: report.twin_workdir is not a training workdir (no config.json)")
-        twin_config = ml_collections.ConfigDict(json.loads(path.read_text()))
+        try:
+            twin_config = read_config(workdir)
+        except FileNotFoundError:
+            raise ValueError(f"{workdir}: report.twin_workdir is not a training workdir (no config.json)") from None
         twin_task = make(twin_config)
         if twin_task.extra["vocab"] != vocab or twin_config.data.to_dict() != config.data.to_dict():
             raise ValueError(f"{workdir}: the twin was trained on other data or another vocabulary")

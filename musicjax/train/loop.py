@@ -113,6 +113,17 @@ class RunLog:
         self.jsonl.close()
 
 
+def read_config(workdir):
+    """The config a training workdir was run with (its config.json, as `_check_config` wrote it);
+    FileNotFoundError naming the workdir if it has none."""
+    import ml_collections
+
+    path = pathlib.Path(workdir) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{workdir}: not a training workdir (no config.json)")
+    return ml_collections.ConfigDict(json.loads(path.read_text()))
+
+
 def _check_config(workdir: pathlib.Path, config, allow_change: bool) -> None:
     """Write config.json; refuse a different config over an existing run unless allowed."""
     path = inside(workdir, "config.json")
