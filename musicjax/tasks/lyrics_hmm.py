@@ -89,12 +89,6 @@ def _model_kwargs(config) -> dict:
                 emission_concentration=config.prior.emission_concentration)
 
 
-def _workdir_config(workdir: pathlib.Path):
-    import ml_collections
-
-    return ml_collections.ConfigDict(json.loads((workdir / "config.json").read_text()))
-
-
 def _load_vocab(workdir: pathlib.Path):
     vocab = lyrics.Vocabulary.from_json((workdir / "vocab.json").read_text(encoding="utf-8"))
     oov = json.loads((workdir / "oov.json").read_text(encoding="utf-8"))
@@ -372,8 +366,10 @@ def states_table(config, workdir: pathlib.Path, vocab, lines) -> dict:
 def sample(workdir, num: int, seed: int) -> list[str]:
     """`num` lines from the posterior predictive: each line from its own posterior draw, an
     emitted <unk> replaced by an out-of-vocabulary training token drawn by its count."""
+    from musicjax.train.loop import read_config
+
     workdir = pathlib.Path(workdir)
-    config = _workdir_config(workdir)
+    config = read_config(workdir)
     vocab, oov = _load_vocab(workdir)
     with np.load(workdir / "posterior.npz") as z:
         draws = _flat(hmm.HMMParams(*(z[s] for s in hmm.SITES)))
@@ -409,8 +405,10 @@ def report(workdir, split: str) -> dict:
     """Held-out perplexity of `split` per model: the NUTS posterior predictive (per line, averaged
     over draws), the same at the posterior mean, the SVI guide's predictive, the EM maximum
     likelihood HMM, PPM* on the same tokens; and the markdown table."""
+    from musicjax.train.loop import read_config
+
     workdir = pathlib.Path(workdir)
-    config = _workdir_config(workdir)
+    config = read_config(workdir)
     vocab, _ = _load_vocab(workdir)
     lines = split_lines(config.data, split)
     tokens, lengths = encode(vocab, lines)
