@@ -7,20 +7,21 @@ import json
 import numpy as np
 import pytest
 
-from musicjax.data.score import Part, make_score
+from musicjax.data.score import Metadata, Part, make_score
 from musicjax.data.augment import shift_pitches, tonic_pitch_class
 from musicjax.tasks import chorale_frames as cf
+from musicjax.tasks import chorale_frames_data as cfd
 from musicjax.train.loop import restore_state
 
-SPEC = cf.FrameSpec()
+SPEC = cfd.FrameSpec()
 
 
 def test_frames_sample_notes_sounding_at_each_quarter_start():
     # C4 for a quarter, D4 a dotted quarter from beat 1, a passing E4 eighth at 2.5 (no frame
     # starts inside it), G4 from 3 to 4.
     score = make_score([60, 62, 64, 67], np.array([0.0, 1.0, 2.5, 3.0]), np.array([1.0, 2.5, 3.0, 4.0]),
-                       parts=(Part(),), meta=cf.Metadata(key="C major"))
-    frames = cf.piece_frames(score, SPEC)
+                       parts=(Part(),), meta=Metadata(key="C major"))
+    frames = cfd.piece_frames(score, SPEC)
     on = [sorted(np.flatnonzero(f) + SPEC.min_pitch) for f in frames]
     assert on == [[60], [62], [62], [67]]
 
@@ -31,15 +32,15 @@ def test_pieces_move_their_notated_tonic_to_c_by_the_smaller_shift(chorales):
         tonic = tonic_pitch_class(score.meta.key)
         if tonic is None:
             continue
-        shift = cf.shift_to_c(score)
+        shift = cfd.shift_to_c(score)
         assert (tonic + shift) % 12 == 0 and -6 <= shift <= 5, score.meta.key
-        frames, unmoved = cf.piece_frames(score, SPEC), SPEC.codec.sampled(score)
+        frames, unmoved = cfd.piece_frames(score, SPEC), SPEC.codec.sampled(score)
         np.testing.assert_array_equal(np.roll(unmoved, shift, axis=1), frames)  # the same notes, moved
         checked += 1
     assert checked >= 20
-    g_major = make_score([67], [0.0], [1.0], parts=(Part(),), meta=cf.Metadata(key="G major"))
-    f_sharp_minor = make_score([66], [0.0], [1.0], parts=(Part(),), meta=cf.Metadata(key="f# minor"))
-    assert cf.shift_to_c(g_major) == 5 and cf.shift_to_c(f_sharp_minor) == -6
+    g_major = make_score([67], [0.0], [1.0], parts=(Part(),), meta=Metadata(key="G major"))
+    f_sharp_minor = make_score([66], [0.0], [1.0], parts=(Part(),), meta=Metadata(key="f# minor"))
+    assert cfd.shift_to_c(g_major) == 5 and cfd.shift_to_c(f_sharp_minor) == -6
 
 
 def test_split_keeps_a_melody_in_one_split_and_counts_every_frame(chorales):
@@ -47,7 +48,7 @@ def test_split_keeps_a_melody_in_one_split_and_counts_every_frame(chorales):
 
     fingerprint = {s.meta.source_id: melody_fingerprint(s) for s in chorales}
     for by in ("melody", "piece"):
-        pieces = cf.split_pieces(cf.FrameSpec(split_by=by))
+        pieces = cfd.split_pieces(cfd.FrameSpec(split_by=by))
         ids = [set(i for i, _ in pieces[s]) for s in ("train", "valid", "test")]
         assert not (ids[0] & ids[1]) and not (ids[0] & ids[2]) and not (ids[1] & ids[2])
         n = sum(len(pieces[s]) for s in ("train", "valid", "test"))
@@ -61,13 +62,13 @@ def test_split_keeps_a_melody_in_one_split_and_counts_every_frame(chorales):
         else:
             assert all(split[i] == split_of(i, (0.6, 0.8)) for i in split)
     with pytest.raises(ValueError, match="split_by"):
-        cf.FrameSpec(split_by="tune")
+        cfd.FrameSpec(split_by="tune")
 
 
 def test_transposed_training_windows_are_the_same_notes_moved_on_the_keyboard():
-    pieces = cf.split_pieces(SPEC)["train"]
-    plain = cf.training_batch(pieces, 3, 0, 16, 32, SPEC.num_keys)
-    moved = cf.training_batch(pieces, 3, 0, 16, 32, SPEC.num_keys, max_transpose=5)
+    pieces = cfd.split_pieces(SPEC)["train"]
+    plain = cfd.training_batch(pieces, 3, 0, 16, 32, SPEC.num_keys)
+    moved = cfd.training_batch(pieces, 3, 0, 16, 32, SPEC.num_keys, max_transpose=5)
     np.testing.assert_array_equal(plain["mask"], moved["mask"])  # the same pieces and windows
     shifts = set()
     for a, b in zip(plain["frames"], moved["frames"]):
@@ -85,10 +86,10 @@ def test_transposed_training_windows_are_the_same_notes_moved_on_the_keyboard():
 
 
 def test_training_windows_carry_their_targets_moved_with_them():
-    pieces = cf.split_pieces(SPEC)["train"]
-    plain = cf.training_batch(pieces, 5, 0, 16, 32, SPEC.num_keys, max_transpose=6)
+    pieces = cfd.split_pieces(SPEC)["train"]
+    plain = cfd.training_batch(pieces, 5, 0, 16, 32, SPEC.num_keys, max_transpose=6)
     # The frames as targets: each window's targets must be its own frames, moved by its own shift.
-    with_targets = cf.training_batch(pieces, 5, 0, 16, 32, SPEC.num_keys, max_transpose=6,
+    with_targets = cfd.training_batch(pieces, 5, 0, 16, 32, SPEC.num_keys, max_transpose=6,
                                      targets=[f.astype(np.float32) for _, f in pieces])
     for k in plain:
         np.testing.assert_array_equal(plain[k], with_targets[k])  # the same windows and shifts
@@ -100,7 +101,7 @@ def test_answers_moved_back_line_up_with_the_unmoved_keys():
     rng = np.random.default_rng(0)
     values = rng.random((5, 88)).astype(np.float32)
     for shift in (-3, 0, 4):
-        back = cf.moved_back(shift_pitches(values, shift), shift)
+        back = cfd.moved_back(shift_pitches(values, shift), shift)
         lost = np.isnan(back)
         assert lost.sum() == 5 * abs(shift)  # the keys pushed off the keyboard, on one side
         np.testing.assert_array_equal(back[~lost], values[~lost])
@@ -211,7 +212,7 @@ def test_teacher_marginals_average_the_key_probabilities_over_the_shifts(sigmoid
     previous = np.concatenate([np.zeros_like(moved_piece[:1]), moved_piece[:-1]])
     direct, _ = task.extra["model"].apply({"params": state.params}, previous[None], moved_piece[None],
                                           tonic=jnp.array([2]))
-    np.testing.assert_allclose(logits(state, "valid", 2)[0], cf.moved_back(np.asarray(direct)[0], 2),
+    np.testing.assert_allclose(logits(state, "valid", 2)[0], cfd.moved_back(np.asarray(direct)[0], 2),
                                rtol=1e-5, atol=1e-5)
     moved = [logits(state, "valid", s) for s in (-1, 0, 1)]
     want = [np.nanmean(expit(np.stack(ls)), 0) for ls in zip(*moved)]
@@ -226,7 +227,7 @@ def test_teacher_marginals_average_the_key_probabilities_over_the_shifts(sigmoid
     with pytest.raises(ValueError, match="no config.json"):
         cf.teacher_marginals([workdir / "nothing"], task.extra["spec"], "valid", 0)
     with pytest.raises(ValueError, match=f"{workdir}: trained on other data"):
-        cf.teacher_marginals([workdir], cf.FrameSpec(split_by="piece"), "valid", 0)
+        cf.teacher_marginals([workdir], cfd.FrameSpec(split_by="piece"), "valid", 0)
 
 
 def test_logits_averaged_over_keys_score_one_factorised_distribution(sigmoid_teacher):
@@ -262,7 +263,7 @@ def test_a_student_trains_towards_its_teacher(sigmoid_teacher, train_run):
     assert len(np.unique(soft)) > 100  # probabilities, not the 0/1 frames
     # They are the teacher's answers over the shifts -1..1, on the windows the batch drew.
     targets = cf.teacher_marginals([teacher], task.extra["spec"], "train", 1)
-    want = cf.training_batch(task.extra["pieces"]("train"), 0, config.seed, config.train.batch_size,
+    want = cfd.training_batch(task.extra["pieces"]("train"), 0, config.seed, config.train.batch_size,
                              config.train.seq_len, config.data.num_keys, config.data.max_transpose, targets)
     np.testing.assert_array_equal(batch["soft"], want["soft"])
     with pytest.raises(ValueError, match="distill.weight"):
@@ -305,7 +306,7 @@ def test_samples_are_scores_of_the_asked_length(trained, chorales):
     scores = task.sample(state, 2, seed=0, steps=12)
     assert len(scores) == 2 and all(s.end_q.max() <= 12 for s in scores if s.num_notes)
     primed = task.sample(state, 1, seed=0, steps=4, primer=chorales[0])[0]
-    first = cf.piece_frames(chorales[0], SPEC)
+    first = cfd.piece_frames(chorales[0], SPEC)
     again = SPEC.codec.sampled(primed)
     assert len(again) >= len(first)
     np.testing.assert_array_equal(again[:len(first)], first)
