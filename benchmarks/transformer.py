@@ -5,8 +5,9 @@ feed-forward 1024, relative attention with 256 embedded distances, batch 16, len
 dropout). The twin computes the relative term by the same skewing and hands it to
 `torch.nn.functional.scaled_dot_product_attention` as an additive mask with the causal -inf.
 Training steps run interleaved JAX / PyTorch after warm-up; medians. Sampling 512 tokens at batch 1
-(and 16): one jitted `lax.scan` over the shared sampler with a fixed-size KV cache, against the
-twin's Python loop over its own growing KV cache. Prints one JSON object.
+(and 16): the shared sampler's jitted `lax.scan`s, its KV cache grown as it fills (64, 128, 256,
+512 slots: `sample.sampling.cache_segments`), against the twin's Python loop over its own KV cache
+grown a token at a time. Prints one JSON object.
 
     musicjax bench transformer [--quick]      (needs the `bench` extra: torch==2.13.0)
 """

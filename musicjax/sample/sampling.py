@@ -42,38 +42,64 @@ def filter_logits(logits, temperature, top_k, top_p):
     return jnp.where(logits < threshold, -jnp.inf, logits)
 
 
-def _draw(logits, key, temperature, top_k, top_p):
-    """logits [B, V] -> tokens [B] int32: a filtered sample, or the argmax where temperature is 0."""
-    sampled = jax.random.categorical(key, filter_logits(logits, temperature, top_k, top_p), axis=-1)
+def _draw(logits, noise, temperature, top_k, top_p):
+    """logits [B, V], Gumbel noise [B, V] -> tokens [B] int32: a filtered sample (the argmax of the
+    filtered logits plus the noise, as `jax.random.categorical` draws), or the argmax where
+    temperature is 0. The sort behind top-k and top-p runs only when one of them is on (a traced
+    choice: the values stay traced)."""
+    filtered = jax.lax.cond((top_k <= 0) & (top_p >= 1.0),
+                            lambda l: l.astype(jnp.float32) / jnp.maximum(temperature, 1e-6),
+                            lambda l: filter_logits(l, temperature, top_k, top_p), logits)
+    sampled = jnp.argmax(filtered + noise, axis=-1)
     return jnp.where(temperature > 0, sampled, jnp.argmax(logits, axis=-1)).astype(jnp.int32)
 
 
 def decode(step_fn, logits, cache, key, *, num_steps: int, temperature=1.0, top_k=0, top_p=1.0,
-           eos: int = -1, pad: int = 0):
-    """Sample `num_steps` tokens -> [B, num_steps] int32, in one `lax.scan`.
+           eos: int = -1, pad: int = 0, segments=None):
+    """Sample `num_steps` tokens -> [B, num_steps] int32, in `lax.scan`s.
 
     step_fn(tokens [B] int32, cache) -> (logits [B, V], cache), the cache any pytree. `logits`
-    [B, V] are those of the first token to draw (the model has already read its primer). Step t
-    draws with `fold_in(key, t)`; temperature 0 (a traced value, like top_k and top_p) is greedy.
-    After a row draws `eos`, the rest of the row is `pad` (eos -1: no end token)."""
+    [B, V] are those of the first token to draw (the model has already read its primer); the
+    model then runs num_steps - 1 times. temperature 0 (a traced value, like top_k and top_p) is
+    greedy. After a row draws `eos`, the rest of the row is `pad` (eos -1: no end token).
 
-    def draw(logits, t, done):
-        token = _draw(logits, jax.random.fold_in(key, t), temperature, top_k, top_p)
-        token = jnp.where(done, pad, token)
+    segments: None (one scan) or ((steps, prepare), ...), the num_steps - 1 model steps split into
+    scans run one after another, each given prepare(cache) first (None: the cache as it is), e.g.
+    a KV cache grown to the slots its steps fill (`cache_segments`). Step t draws with the Gumbel
+    noise of `fold_in(key, t)` (as `jax.random.categorical` would), so the tokens do not depend on
+    the segments; each scan draws its steps' noise at its start, [steps, B, V] float32 in one
+    vectorised call: drawn inside the loop, it cost more per token than the Transformer's
+    attention over 64 slots."""
+    if segments is None:
+        segments = ((num_steps - 1, None),) if num_steps > 1 else ()
+    segments = tuple(segments)
+    if sum(steps for steps, _ in segments) != num_steps - 1 or any(steps < 1 for steps, _ in segments):
+        raise ValueError(f"segments of {[steps for steps, _ in segments]} steps do not split the "
+                         f"{num_steps - 1} model steps of {num_steps} tokens")
+    noise = jax.vmap(lambda t: jax.random.gumbel(jax.random.fold_in(key, t), logits.shape))  # [T] -> [T, B, V]
+
+    def draw(logits, noise, done):
+        token = jnp.where(done, pad, _draw(logits, noise, temperature, top_k, top_p))
         return token, done | (token == eos)
 
     # The first token is drawn outside the scan so that each step ends with a draw, and the model
     # is not run once more on the last token for logits nobody reads.
-    first, done = draw(logits, 0, jnp.zeros(logits.shape[:1], bool))
+    token, done = draw(logits, noise(jnp.zeros(1, jnp.int32))[0], jnp.zeros(logits.shape[:1], bool))
+    tokens, start = [token[:, None]], 1
 
-    def step(carry, t):
+    def step(carry, noise):
         token, cache, done = carry
         logits, cache = step_fn(token, cache)
-        token, done = draw(logits, t, done)
+        token, done = draw(logits, noise, done)
         return (token, cache, done), token
 
-    _, rest = jax.lax.scan(step, (first, cache, done), jnp.arange(1, num_steps))
-    return jnp.concatenate([first[:, None], rest.T], axis=1)
+    for steps, prepare in segments:
+        cache = cache if prepare is None else prepare(cache)
+        (token, cache, done), drawn = jax.lax.scan(step, (token, cache, done),
+                                                   noise(jnp.arange(start, start + steps)))
+        tokens.append(drawn.T)
+        start += steps
+    return jnp.concatenate(tokens, axis=1)
 
 
 def _length_penalty(length, alpha):
@@ -158,6 +184,29 @@ def _check_room(model, primer_length: int, num_steps: int) -> None:
                          f"{primer_length + num_steps - 1} cache slots; the model has max_len {max_len}")
 
 
+GROWTH_FIRST_SLOTS = 64  # a growing KV cache's slots in the first segment; doubled at each next one
+
+
+def cache_segments(model, primer_length: int, num_steps: int):
+    """`decode`'s segments for a model whose cache `model.resize_cache(cache, slots)` can resize (a
+    Transformer's KV cache): the cache starts with 64 slots and doubles (up to max_len) when the
+    next token would not fit, so attention reads about the slots it has filled, not max_len; the
+    scans compile one step function per size (log2 of max_len / 64 of them). None for a model
+    without it (an LSTM's carries). Step t (1..num_steps - 1) writes slot primer_length + t - 1."""
+    resize = getattr(model, "resize_cache", None)
+    if resize is None:
+        return None
+    segments, t, slots = [], 1, GROWTH_FIRST_SLOTS
+    while t < num_steps:
+        while slots < primer_length + t:
+            slots *= 2
+        size = min(slots, model.max_len)
+        last = min(num_steps - 1, size - primer_length)  # the last step these slots hold
+        segments.append((last - t + 1, functools.partial(resize, slots=size)))
+        t = last + 1
+    return tuple(segments)
+
+
 def lm_step_fn(model, params):
     """The step function of a language model whose `apply({'params': p}, tokens [B, T], carries)`
     returns (logits [B, T, V], carries), like `LSTMLanguageModel`: (tokens [B], carries) ->
@@ -177,11 +226,13 @@ def sample_lm(model, params, primer, key, *, num_steps: int, temperature=1.0, to
               eos: int = -1, pad: int = 0):
     """Continue `primer` [B, P] (P >= 1, e.g. BOS alone) by `num_steps` sampled tokens -> [B,
     num_steps] int32 (see `decode`). temperature, top_k and top_p are traced: new values reuse the
-    compiled program (keep their types: a float temperature, an int top_k, a float top_p)."""
+    compiled program (keep their types: a float temperature, an int top_k, a float top_p). A
+    Transformer's KV cache grows as it fills (`cache_segments`)."""
     _check_room(model, primer.shape[1], num_steps)
     logits, carries = model.apply({"params": params}, primer)
     return decode(lm_step_fn(model, params), logits[:, -1], carries, key, num_steps=num_steps,
-                  temperature=temperature, top_k=top_k, top_p=top_p, eos=eos, pad=pad)
+                  temperature=temperature, top_k=top_k, top_p=top_p, eos=eos, pad=pad,
+                  segments=cache_segments(model, primer.shape[1], num_steps))
 
 
 @functools.partial(jax.jit, static_argnames=("model", "beam_size", "num_steps", "eos", "pad"),

@@ -1,7 +1,9 @@
 """The Music Transformer against plain references: its feed-forward `Dense` is `nn.Dense` with
 autodiff's gradients, attention is causal, cached decoding equals full recomputation token by token
-(float32 and bfloat16), the shared sampler and beam search run on its cache, and one compilation per
-shape. The attention functions themselves: test_attention.py."""
+(float32 and bfloat16), the shared sampler and beam search run on its cache (grown as it fills:
+the same tokens as over the whole cache), and one compilation per shape. The attention functions themselves: test_attention.py."""
+
+import functools
 
 import flax.linen as nn
 import jax
@@ -9,8 +11,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from musicjax.models.transformer import Dense, MusicTransformer, dense
-from musicjax.sample.sampling import beam_search_lm, sample_lm
+from musicjax.models.lstm import LSTMLanguageModel
+from musicjax.models.transformer import Dense, MusicTransformer, dense, resize_cache
+from musicjax.sample.sampling import beam_search_lm, cache_segments, decode, lm_step_fn, sample_lm
 
 
 def small_model(dtype=jnp.float32, relative=True, max_len=24, max_distance=12):
@@ -168,3 +171,56 @@ def test_dropout_is_active_only_in_training(model_and_params):
     d, _ = model.apply({"params": params}, tokens)
     assert not np.allclose(a, b)
     np.testing.assert_array_equal(c, d)
+
+
+def test_growing_cache_samples_as_the_full_cache_does():
+    """sample_lm grows the KV cache (64 slots, 128, then max_len 150 here); the same draw through
+    one scan over all max_len slots gives the same tokens, and each resized step the same logits."""
+    model = small_model(max_len=150, max_distance=40)
+    params = model.init(jax.random.key(9), jnp.zeros((1, 4), jnp.int32))["params"]
+    primer = jax.random.randint(jax.random.key(10), (2, 5), 0, 19)
+    steps = 146  # 5 + 146 - 1 = 150 slots: the last segment fills the cache exactly
+    segments = cache_segments(model, primer.shape[1], steps)
+    assert [n for n, _ in segments] == [59, 64, 22]
+    assert [int(prepare(model.apply({"params": params}, primer)[1])["layers"][0][0].shape[2])
+            for _, prepare in segments] == [64, 128, 150]
+
+    @functools.partial(jax.jit, static_argnames="grow")
+    def sample(key, temperature, grow):
+        logits, cache = model.apply({"params": params}, primer)
+        return decode(lm_step_fn(model, params), logits[:, -1], cache, key, num_steps=steps, temperature=temperature,
+                      segments=segments if grow else ((steps - 1, None),))
+
+    for temperature in (1.0, 0.0):
+        grown, whole = (np.asarray(sample(jax.random.key(11), temperature, grow)) for grow in (True, False))
+        np.testing.assert_array_equal(grown, whole)
+        np.testing.assert_array_equal(grown, np.asarray(sample_lm(model, params, primer, jax.random.key(11),
+                                                                  num_steps=steps, temperature=temperature)))
+    assert len(set(grown[0].tolist())) > 3  # sampled, not stuck on one token
+
+    # One step at position 70 through 128 slots or 150: the same logits.
+    tokens = jax.random.randint(jax.random.key(12), (2, 71), 0, 19)
+    _, cache = model.apply({"params": params}, tokens[:, :70])
+    small, large = (model.apply({"params": params}, tokens[:, 70:], resize_cache(cache, slots))[0]
+                    for slots in (128, 150))
+    np.testing.assert_allclose(small, large, atol=1e-5, rtol=1e-5)
+    full, _ = model.apply({"params": params}, tokens)
+    np.testing.assert_allclose(small[:, 0], full[:, 70], atol=2e-5, rtol=2e-5)
+
+
+def test_cache_segments_cover_every_step_in_doubling_caches():
+    for primer_length, num_steps, max_len in ((1, 512, 513), (1, 2, 513), (70, 200, 300), (1, 64, 64), (3, 1, 24)):
+        model = small_model(max_len=max_len)
+        segments = cache_segments(model, primer_length, num_steps)
+        sizes = [prepare.keywords["slots"] for _, prepare in segments]
+        assert sum(n for n, _ in segments) == num_steps - 1
+        # Each segment's last step writes slot primer_length + t - 1 < its size; the next size
+        # doubles the last (or is max_len); none exceeds max_len.
+        t = 0
+        for (n, _), size in zip(segments, sizes):
+            t += n
+            assert primer_length + t <= size <= max_len
+        assert all(b in (2 * a, max_len) for a, b in zip(sizes, sizes[1:]))
+    assert [p.keywords["slots"] for _, p in cache_segments(small_model(max_len=513), 1, 512)] == [64, 128, 256, 512]
+    assert cache_segments(small_model(max_len=300), 70, 200)[0][1].keywords["slots"] == 128  # the primer fits first
+    assert cache_segments(LSTMLanguageModel(19, 8, 8, 1), 3, 10) is None  # carries do not grow

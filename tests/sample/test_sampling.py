@@ -75,3 +75,28 @@ def test_decode_pads_after_eos(temperature):
     # and that padding does something: without eos, tokens after an eos are not all pad.
     np.testing.assert_array_equal(np.where(after, pad, free), tokens)
     assert after.any() and (free[after] != pad).any()
+
+
+@pytest.mark.parametrize("top_k", [0, 3])
+def test_decode_draws_follow_the_filtered_distribution(top_k):
+    """Each step's token is a draw from softmax(filtered logits): the first token's frequencies over
+    many rows, and the second's after the commonest first, lie within 4 standard errors of it (top_k
+    0: the branch that skips the sort; 3: the filtered one)."""
+    rows, vocab = 20000, 6
+    start = jnp.broadcast_to(jnp.array([0.5, -1.0, 1.2, 0.0, -0.3, 0.8]), (rows, vocab))
+    table = jnp.broadcast_to(jax.random.normal(jax.random.key(7), (vocab, vocab)), (rows, vocab, vocab))
+    tokens = np.asarray(markov_decode(start, table, jax.random.key(8), num_steps=2, temperature=0.8, top_k=top_k))
+
+    def expected(logits):
+        p = np.exp(np.asarray(filter_reference(np.asarray(logits)[None], 0.8, top_k, 1.0))[0])
+        return p / p.sum()
+
+    def check(drawn, logits):
+        p, n = expected(logits), len(drawn)
+        freq = np.bincount(drawn, minlength=vocab) / n
+        np.testing.assert_array_less(np.abs(freq - p), 4 * np.sqrt(p * (1 - p) / n) + 1e-9)
+        assert (freq[p == 0] == 0).all()
+
+    check(tokens[:, 0], start[0])
+    first = np.bincount(tokens[:, 0]).argmax()
+    check(tokens[tokens[:, 0] == first, 1], table[0, first])
