@@ -8,6 +8,7 @@ import functools
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 # For every jit that runs a decoding loop. A step reads its cache (a Transformer's KV cache holds
 # max_len slots per layer) and updates one slot in place; XLA:CPU's default copy insertion cannot
@@ -42,6 +43,19 @@ def filter_logits(logits, temperature, top_k, top_p):
     return jnp.where(logits < threshold, -jnp.inf, logits)
 
 
+def _split(segments, num_steps: int):
+    """`segments` ((steps, prepare), ...) or None (one) -> ((first step, steps, prepare), ...) over
+    the model steps 1..num_steps - 1, checked to cover them."""
+    if segments is None:
+        segments = ((num_steps - 1, None),) if num_steps > 1 else ()
+    segments = tuple(segments)
+    if sum(steps for steps, _ in segments) != num_steps - 1 or any(steps < 1 for steps, _ in segments):
+        raise ValueError(f"segments of {[steps for steps, _ in segments]} steps do not split the "
+                         f"{num_steps - 1} model steps of {num_steps} tokens")
+    starts = 1 + np.cumsum([0] + [steps for steps, _ in segments[:-1]])
+    return tuple((int(start), steps, prepare) for start, (steps, prepare) in zip(starts, segments))
+
+
 def _draw(logits, noise, temperature, top_k, top_p):
     """logits [B, V], Gumbel noise [B, V] -> tokens [B] int32: a filtered sample (the argmax of the
     filtered logits plus the noise, as `jax.random.categorical` draws), or the argmax where
@@ -70,12 +84,6 @@ def decode(step_fn, logits, cache, key, *, num_steps: int, temperature=1.0, top_
     the segments; each scan draws its steps' noise at its start, [steps, B, V] float32 in one
     vectorised call: drawn inside the loop, it cost more per token than the Transformer's
     attention over 64 slots."""
-    if segments is None:
-        segments = ((num_steps - 1, None),) if num_steps > 1 else ()
-    segments = tuple(segments)
-    if sum(steps for steps, _ in segments) != num_steps - 1 or any(steps < 1 for steps, _ in segments):
-        raise ValueError(f"segments of {[steps for steps, _ in segments]} steps do not split the "
-                         f"{num_steps - 1} model steps of {num_steps} tokens")
     noise = jax.vmap(lambda t: jax.random.gumbel(jax.random.fold_in(key, t), logits.shape))  # [T] -> [T, B, V]
 
     def draw(logits, noise, done):
@@ -85,7 +93,7 @@ def decode(step_fn, logits, cache, key, *, num_steps: int, temperature=1.0, top_
     # The first token is drawn outside the scan so that each step ends with a draw, and the model
     # is not run once more on the last token for logits nobody reads.
     token, done = draw(logits, noise(jnp.zeros(1, jnp.int32))[0], jnp.zeros(logits.shape[:1], bool))
-    tokens, start = [token[:, None]], 1
+    tokens = [token[:, None]]
 
     def step(carry, noise):
         token, cache, done = carry
@@ -93,12 +101,11 @@ def decode(step_fn, logits, cache, key, *, num_steps: int, temperature=1.0, top_
         token, done = draw(logits, noise, done)
         return (token, cache, done), token
 
-    for steps, prepare in segments:
+    for start, steps, prepare in _split(segments, num_steps):
         cache = cache if prepare is None else prepare(cache)
         (token, cache, done), drawn = jax.lax.scan(step, (token, cache, done),
                                                    noise(jnp.arange(start, start + steps)))
         tokens.append(drawn.T)
-        start += steps
     return jnp.concatenate(tokens, axis=1)
 
 
@@ -119,8 +126,8 @@ def _gather_beams(tree, rows):
 
 
 def beam_search(step_fn, logits, cache, *, beam_size: int, num_steps: int, eos: int = -1, pad: int = 0,
-                length_alpha=0.6):
-    """Beam search for `num_steps` tokens, in one `lax.scan`.
+                length_alpha=0.6, segments=None):
+    """Beam search for `num_steps` tokens, in one `lax.scan` (or one per segment, as in `decode`).
 
     step_fn, logits [B, V] as for `decode`; the cache's leaves must be batch-major [B, ...] (0-d
     leaves are shared); they are tiled to [B * beam_size, ...] and re-gathered as beams are
@@ -170,7 +177,10 @@ def beam_search(step_fn, logits, cache, *, beam_size: int, num_steps: int, eos: 
         logits, cache = step_fn(token, state[-1])
         return expand(state[:-1] + (cache,), logits, t), None
 
-    (state, _), _ = jax.lax.scan(step, (state, token), jnp.arange(1, num_steps))
+    for start, steps, prepare in _split(segments, num_steps):
+        if prepare is not None:
+            state = state[:-1] + (prepare(state[-1]),)
+        (state, token), _ = jax.lax.scan(step, (state, token), jnp.arange(start, start + steps))
     tokens, log_probs, lengths, _, _ = state
     return tokens, log_probs, log_probs / _length_penalty(lengths, length_alpha)
 
@@ -240,8 +250,10 @@ def sample_lm(model, params, primer, key, *, num_steps: int, temperature=1.0, to
 def beam_search_lm(model, params, primer, *, beam_size: int, num_steps: int, eos: int = -1, pad: int = 0,
                    length_alpha=0.6):
     """Beam search continuing `primer` [B, P] -> (tokens [B, beam, num_steps], log_probs [B, beam],
-    scores [B, beam]), best first (see `beam_search`); length_alpha is traced."""
+    scores [B, beam]), best first (see `beam_search`); length_alpha is traced. A Transformer's KV
+    cache grows as it fills, as in `sample_lm`."""
     _check_room(model, primer.shape[1], num_steps)
     logits, carries = model.apply({"params": params}, primer)
     return beam_search(lm_step_fn(model, params), logits[:, -1], carries, beam_size=beam_size,
-                       num_steps=num_steps, eos=eos, pad=pad, length_alpha=length_alpha)
+                       num_steps=num_steps, eos=eos, pad=pad, length_alpha=length_alpha,
+                       segments=cache_segments(model, primer.shape[1], num_steps))

@@ -13,7 +13,7 @@ import pytest
 
 from musicjax.models.lstm import LSTMLanguageModel
 from musicjax.models.transformer import Dense, MusicTransformer, dense, resize_cache
-from musicjax.sample.sampling import beam_search_lm, cache_segments, decode, lm_step_fn, sample_lm
+from musicjax.sample.sampling import beam_search, beam_search_lm, cache_segments, decode, lm_step_fn, sample_lm
 
 
 def small_model(dtype=jnp.float32, relative=True, max_len=24, max_distance=12):
@@ -197,6 +197,15 @@ def test_growing_cache_samples_as_the_full_cache_does():
         np.testing.assert_array_equal(grown, np.asarray(sample_lm(model, params, primer, jax.random.key(11),
                                                                   num_steps=steps, temperature=temperature)))
     assert len(set(grown[0].tolist())) > 3  # sampled, not stuck on one token
+
+    # Beam search grows it too, with the same beams and log-probabilities.
+    logits, cache = model.apply({"params": params}, primer)
+    beams = [beam_search(lm_step_fn(model, params), logits[:, -1], cache, beam_size=2, num_steps=steps,
+                         segments=grow) for grow in (segments, None)]
+    np.testing.assert_array_equal(beams[0][0], beams[1][0])
+    np.testing.assert_allclose(beams[0][1], beams[1][1], rtol=1e-5)
+    lm = beam_search_lm(model, params, primer, beam_size=2, num_steps=steps)
+    np.testing.assert_array_equal(lm[0], beams[0][0])
 
     # One step at position 70 through 128 slots or 150: the same logits.
     tokens = jax.random.randint(jax.random.key(12), (2, 71), 0, 19)
