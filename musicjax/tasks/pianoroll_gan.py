@@ -110,6 +110,15 @@ def generator_output(logits, output: str, key, voices: bool = False):
     raise ValueError(f"unknown generator output {output!r}; choose from {', '.join(OUTPUTS)}")
 
 
+def noise(key, shape, truncation: float = 0.0):
+    """Generator inputs: N(0, I), or with truncation tau > 0 each entry from N(0, 1) cut to
+    [-tau, tau] (BigGAN's truncation trick, Brock et al. 2019: samples nearer the mode, less
+    varied). Training always draws the untruncated normal."""
+    if truncation > 0:
+        return jax.random.truncated_normal(key, -truncation, truncation, shape)
+    return jax.random.normal(key, shape)
+
+
 def make_steps(generator: Generator, discriminator: Discriminator, *, loss: str, z_dim: int, gp_weight: float,
                output: str):
     """(d_step, g_step), pure:
@@ -308,15 +317,20 @@ def make(config) -> Task:
         probs = roll_probabilities(generator.apply({"params": params}, z), generator.voices)
         return binary_roll(probs, key if draw else None, generator.voices).astype(bool)
 
+    truncation = float(e.get("truncation", 0.0))
+    if truncation < 0:
+        raise ValueError(f"eval.truncation must be 0 (off) or positive, got {truncation}")
+
     def generate(params, num: int, seed: int, binarize: str = "threshold") -> np.ndarray:
-        """[num, tracks, bars, steps, pitches] bool: z ~ N(0, I) from key(seed), binarised
-        (`models.pianoroll_gan.binary_roll`: thresholded, or drawn)."""
+        """[num, tracks, bars, steps, pitches] bool: z ~ N(0, I) from key(seed) (each entry cut to
+        [-tau, tau] where eval.truncation tau > 0), binarised (`models.pianoroll_gan.binary_roll`:
+        thresholded, or drawn)."""
         if binarize not in BINARIZE:
             raise ValueError(f"binarize must be one of {', '.join(BINARIZE)}, got {binarize!r}")
         k_z, k_b = jax.random.split(jax.random.key(seed))
         out = []
         for i in range(0, num, 256):
-            z = jax.random.normal(jax.random.fold_in(k_z, i), (min(256, num - i), z_dim))
+            z = noise(jax.random.fold_in(k_z, i), (min(256, num - i), z_dim), truncation)
             rows = binary_rows(params, z, jax.random.fold_in(k_b, i), binarize == "bernoulli")
             out.append(np.asarray(jax.device_get(rows)))
         return np.concatenate(out) if out else np.zeros((0,) + spec.shape, bool)
