@@ -43,7 +43,7 @@ def filter_logits(logits, temperature, top_k, top_p):
     return jnp.where(logits < threshold, -jnp.inf, logits)
 
 
-def _split(segments, num_steps: int):
+def split_segments(segments, num_steps: int):
     """`segments` ((steps, prepare), ...) or None (one) -> ((first step, steps, prepare), ...) over
     the model steps 1..num_steps - 1, checked to cover them."""
     if segments is None:
@@ -101,7 +101,7 @@ def decode(step_fn, logits, cache, key, *, num_steps: int, temperature=1.0, top_
         token, done = draw(logits, noise, done)
         return (token, cache, done), token
 
-    for start, steps, prepare in _split(segments, num_steps):
+    for start, steps, prepare in split_segments(segments, num_steps):
         cache = cache if prepare is None else prepare(cache)
         (token, cache, done), drawn = jax.lax.scan(step, (token, cache, done),
                                                    noise(jnp.arange(start, start + steps)))
@@ -177,7 +177,7 @@ def beam_search(step_fn, logits, cache, *, beam_size: int, num_steps: int, eos: 
         logits, cache = step_fn(token, state[-1])
         return expand(state[:-1] + (cache,), logits, t), None
 
-    for start, steps, prepare in _split(segments, num_steps):
+    for start, steps, prepare in split_segments(segments, num_steps):
         if prepare is not None:
             state = state[:-1] + (prepare(state[-1]),)
         (state, token), _ = jax.lax.scan(step, (state, token), jnp.arange(start, start + steps))
@@ -197,24 +197,28 @@ def _check_room(model, primer_length: int, num_steps: int) -> None:
 GROWTH_FIRST_SLOTS = 64  # a growing KV cache's slots in the first segment; doubled at each next one
 
 
-def cache_segments(model, primer_length: int, num_steps: int):
-    """`decode`'s segments for a model whose cache `model.resize_cache(cache, slots)` can resize (a
-    Transformer's KV cache): the cache starts with 64 slots and doubles (up to max_len) when the
-    next token would not fit, so attention reads about the slots it has filled, not max_len; the
-    scans compile one step function per size (log2 of max_len / 64 of them). None for a model
-    without it (an LSTM's carries). Step t (1..num_steps - 1) writes slot primer_length + t - 1."""
-    resize = getattr(model, "resize_cache", None)
-    if resize is None:
-        return None
+def growth_segments(resize, max_len: int, primer_length: int, num_steps: int):
+    """`decode`'s segments for a cache of at most max_len slots that `resize(cache, slots=n)`
+    resizes (a Transformer's KV cache): 64 slots first, doubled (up to max_len) when the next
+    token would not fit, so attention reads about the slots filled, not max_len; the scans compile
+    one step function per size (log2 of max_len / 64 of them). Model step t (1..num_steps - 1)
+    writes slot primer_length + t - 1."""
     segments, t, slots = [], 1, GROWTH_FIRST_SLOTS
     while t < num_steps:
         while slots < primer_length + t:
             slots *= 2
-        size = min(slots, model.max_len)
+        size = min(slots, max_len)
         last = min(num_steps - 1, size - primer_length)  # the last step these slots hold
         segments.append((last - t + 1, functools.partial(resize, slots=size)))
         t = last + 1
     return tuple(segments)
+
+
+def cache_segments(model, primer_length: int, num_steps: int):
+    """`growth_segments` for a model with `resize_cache(cache, slots)` and `max_len` (the
+    Transformers); None for one without (an LSTM's carries do not grow)."""
+    resize = getattr(model, "resize_cache", None)
+    return None if resize is None else growth_segments(resize, model.max_len, primer_length, num_steps)
 
 
 def lm_step_fn(model, params):

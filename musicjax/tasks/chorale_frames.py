@@ -30,7 +30,8 @@ from scipy.special import expit
 
 from musicjax.data.score import Metadata, Score
 from musicjax.models.polyphonic import FrameModel
-from musicjax.sample.sampling import DECODE_COMPILER_OPTIONS
+from musicjax.models.transformer import resize_cache
+from musicjax.sample.sampling import DECODE_COMPILER_OPTIONS, growth_segments, split_segments
 from musicjax.tasks.chorale_frames_data import (FrameSpec, marginal_nll, mean_of_answers, moved_back, pad_rows,
                                                 piece_frames, split_pieces, training_batch, transposed_frames,
                                                 with_previous)
@@ -227,7 +228,9 @@ def make(config) -> Task:
 
     @functools.partial(jax.jit, static_argnames=("num", "steps"), compiler_options=DECODE_COMPILER_OPTIONS)
     def generate(params, prefix, key, temperature, num: int, steps: int):
-        """prefix [P, K] (a zero frame, then any primer) -> frames [num, steps, K] drawn after it."""
+        """prefix [P, K] (a zero frame, then any primer) -> frames [num, steps, K] drawn after it
+        (frame t with fold_in(key, t)); a Transformer's KV cache grows as it fills, as the token
+        sampler's does (`sample.sampling.growth_segments`)."""
         variables = {"params": params}
         context, state = model.apply(variables, jnp.broadcast_to(prefix, (num,) + prefix.shape), method=model.context)
 
@@ -237,8 +240,18 @@ def make(config) -> Task:
             context, state = model.apply(variables, frame[:, None], state, method=model.context)
             return (context[:, -1], state), frame
 
-        _, frames = jax.lax.scan(step, (context[:, -1], state), jnp.arange(steps))
-        return jnp.swapaxes(frames, 0, 1)
+        # Each step feeds its frame: step t writes slot P + t, as the token sampler's step t + 1 does.
+        segments = (growth_segments(resize_cache, model.max_len, prefix.shape[0], steps + 1)
+                    if model.body == "transformer" else None)
+        carry, frames = (context[:, -1], state), []
+        for start, count, prepare in split_segments(segments, steps + 1):
+            last, state = carry
+            carry, drawn = jax.lax.scan(step, (last, state if prepare is None else prepare(state)),
+                                        jnp.arange(start - 1, start - 1 + count))
+            frames.append(drawn)
+        if not frames:
+            return jnp.zeros((num, 0, prefix.shape[1]), jnp.float32)
+        return jnp.swapaxes(jnp.concatenate(frames), 0, 1)
 
     def sample(state, num: int, seed: int, temperature: float | None = None, primer: Score | None = None,
                steps: int | None = None, qpm: float | None = None, **_) -> list[Score]:

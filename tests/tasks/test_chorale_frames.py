@@ -310,3 +310,37 @@ def test_samples_are_scores_of_the_asked_length(trained, chorales):
     again = SPEC.codec.sampled(primed)
     assert len(again) >= len(first)
     np.testing.assert_array_equal(again[:len(first)], first)
+
+
+def test_the_transformer_frame_sampler_grows_its_cache_and_draws_as_the_full_one():
+    """generate() grows a Transformer body's KV cache (64 slots, then 128 here); a plain loop over
+    the whole max_len cache, frame t drawn with fold_in(key, t), draws the same frames."""
+    import jax
+    import jax.numpy as jnp
+
+    from musicjax.config import load_config
+
+    config = load_config("experiments/chorale_frames.py:tiny", ["model.body='transformer'", "model.max_len=150"])
+    task = cf.make(config)
+    model, generate = task.extra["model"], task.extra["generate"]
+    params = jax.jit(task.init)(jax.random.key(0)).params
+    prefix = jnp.zeros((1, model.num_keys), jnp.float32)
+    key, steps = jax.random.key(3), 100
+    frames = np.asarray(generate(params, prefix, key, 1.0, 2, steps))
+
+    variables = {"params": params}
+    context, state = model.apply(variables, jnp.broadcast_to(prefix, (2, 1, model.num_keys)), method=model.context)
+    assert state["layers"][0][0].shape[2] == 150  # the reference reads every slot
+
+    @jax.jit
+    def step(last, state, t):
+        frame = model.apply(variables, last, jax.random.fold_in(key, t), 1.0, method=model.sample_frame)
+        context, state = model.apply(variables, frame[:, None], state, method=model.context)
+        return context[:, -1], state, frame
+
+    last, want = context[:, -1], []
+    for t in range(steps):
+        last, state, frame = step(last, state, t)
+        want.append(np.asarray(frame))
+    assert frames.shape == (2, steps, model.num_keys) and frames.sum() > 0
+    np.testing.assert_array_equal(frames, np.stack(want, 1))
