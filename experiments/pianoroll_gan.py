@@ -102,6 +102,9 @@ on the two 0.9995 runs above, their best checkpoints, classifier 0 (FD; ratio):
   seed 0, test      7.74 (2.72x)                    8.19 (2.88x)            8.17 (2.87x)
 It helps one run and hurts the other on test, and validation (272 segments) cannot choose TAU (its FD moves by
 less than its noise): not a fix for the seeds' spread. The option stays (default off) for listening.
+Sampling from the run's three kept checkpoints as one mixture (seed 2, steps 5,000 / 7,000 / 8,000, a third of the
+samples each): valid FD 9.28 against 10.19 / 12.04 / 12.74 alone, test 8.47 against 8.31 / 7.66 / 7.82: no gain on
+test. Its later checkpoints score better on test than the one validation chose (2.69x at 7,000 against 2.92x).
 The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
 metrics: it was far from converged, not the model's limit.
 Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
