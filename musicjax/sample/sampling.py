@@ -1,6 +1,6 @@
-"""Decoding from autoregressive models in one `lax.scan` over a step function
-`(tokens [B], cache) -> (logits [B, V], cache)`, where the cache is any pytree (an LSTM's carries,
-a Transformer's KV cache): sampling with traced temperature / top-k / top-p, and beam search."""
+"""Decoding from autoregressive models in `lax.scan` over a step function `(tokens [B], cache) ->
+(logits [B, V], cache)`, where the cache is any pytree (an LSTM's carries, a Transformer's KV
+cache, which grows as it fills): sampling with traced temperature / top-k / top-p, and beam search."""
 
 from __future__ import annotations
 
@@ -82,8 +82,9 @@ def decode(step_fn, logits, cache, key, *, num_steps: int, temperature=1.0, top_
     a KV cache grown to the slots its steps fill (`cache_segments`). Step t draws with the Gumbel
     noise of `fold_in(key, t)` (as `jax.random.categorical` would), so the tokens do not depend on
     the segments; each scan draws its steps' noise at its start, [steps, B, V] float32 in one
-    vectorised call: drawn inside the loop, it cost more per token than the Transformer's
-    attention over 64 slots."""
+    vectorised call: drawn inside the loop (a rolled threefry loop per step), with the sort always
+    run, the Music Transformer's 512-token sampler took 128 ms against 107 (2-core AMD EPYC Zen 5,
+    2026-12-07, in one process)."""
     noise = jax.vmap(lambda t: jax.random.gumbel(jax.random.fold_in(key, t), logits.shape))  # [T] -> [T, B, V]
 
     def draw(logits, noise, done):
