@@ -133,7 +133,7 @@ def make_steps(generator: Generator, discriminator: Discriminator, *, loss: str,
 
     def fake_rows(g_params, rows, key):
         k_z, k_out = jax.random.split(key)
-        z = jax.random.normal(k_z, (rows, z_dim))
+        z = noise(k_z, (rows, z_dim))
         return generator_output(G(g_params, z), output, k_out, generator.voices)
 
     def d_step(d_params, d_opt_state, g_params, real, key, d_tx):
