@@ -105,6 +105,12 @@ less than its noise): not a fix for the seeds' spread. The option stays (default
 Sampling from the run's three kept checkpoints as one mixture (seed 2, steps 5,000 / 7,000 / 8,000, a third of the
 samples each): valid FD 9.28 against 10.19 / 12.04 / 12.74 alone, test 8.47 against 8.31 / 7.66 / 7.82: no gain on
 test. Its later checkpoints score better on test than the one validation chose (2.69x at 7,000 against 2.92x).
+MuseGAN's own generator widths (2026-12-07, the same Zen 5, two runs side by side, ~30 min: `voices --set
+"model.g_shared=(256,128,64)" --set "model.g_private=(32,16)" --set train.num_steps=8000`; the critic and batch
+unchanged; the generator is not what costs here: 5.4 steps/s alone, as the default), seeds 0 and 1, both choosing
+step 3,000 on validation (best valid FD 11.24 and 20.00, against 10.07 for the default's seed 0): test FD 7.37 and
+10.36, under five classifiers **2.25 +- 0.29** and **3.29 +- 0.38** (the default's seeds 2.01 and 1.93), 20 and 19 of
+31 metrics, in key 84.4 / 84.6%. Worse: the default widths stay.
 The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
 metrics: it was far from converged, not the model's limit.
 Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
