@@ -111,6 +111,10 @@ unchanged; the generator is not what costs here: 5.4 steps/s alone, as the defau
 step 3,000 on validation (best valid FD 11.24 and 20.00, against 10.07 for the default's seed 0): test FD 7.37 and
 10.36, under five classifiers **2.25 +- 0.29** and **3.29 +- 0.38** (the default's seeds 2.01 and 1.93), 20 and 19 of
 31 metrics, in key 84.4 / 84.6%. Worse: the default widths stay.
+Adam beta1 0 (the WGAN-GP paper's ResNet setting; `voices --set train.b1=0.0`, 8,000 steps, seeds 0 and 1 side by
+side, ~32 min, the same Zen 5): slower to fall (valid FD 76 / 22 at 1,000 / 2,000 steps against 75 / 12.7), best
+valid 13.44 (step 5,000) and 13.27 (6,000); test FD 10.99 and 7.93, under five classifiers **3.48 +- 0.40** and
+**2.61 +- 0.26**, 22 of 31 metrics each, in key 85.9 / 85.6%. Worse: MuseGAN's 0.5 stays.
 The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
 metrics: it was far from converged, not the model's limit.
 Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
