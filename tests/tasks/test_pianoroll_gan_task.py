@@ -220,15 +220,15 @@ def test_the_single_track_essen_variant_trains():
 def test_an_older_run_is_evaluated_with_newer_settings():
     """`musicjax evaluate --workdir ... --set eval.X=...`: a field the run's config.json predates
     is taken from the family's defaults, then set; the model's fields cannot change."""
-    from musicjax.cli import CliError, _with_settings
+    from musicjax.cli.common import CliError, with_settings
 
     config = get_config("tiny")
     del config.eval["classifier_count"]  # a run written before the field existed
-    assert _with_settings(config, ["eval.classifier_count=3", "sample.binarize=bernoulli"]).eval.classifier_count == 3
+    assert with_settings(config, ["eval.classifier_count=3", "sample.binarize=bernoulli"]).eval.classifier_count == 3
     assert config.sample.binarize == "bernoulli"
     for bad in ("model.z_dim=8", "eval=1", "eval.classifier_count=x", "eval.nothing=1"):
         with pytest.raises(CliError, match="--set"):
-            _with_settings(get_config("tiny"), [bad])
+            with_settings(get_config("tiny"), [bad])
 
 
 def test_runs_of_any_seed_are_judged_by_one_classifier():
