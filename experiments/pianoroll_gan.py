@@ -115,6 +115,12 @@ Adam beta1 0 (the WGAN-GP paper's ResNet setting; `voices --set train.b1=0.0`, 8
 side, ~32 min, the same Zen 5): slower to fall (valid FD 76 / 22 at 1,000 / 2,000 steps against 75 / 12.7), best
 valid 13.44 (step 5,000) and 13.27 (6,000); test FD 10.99 and 7.93, under five classifiers **3.48 +- 0.40** and
 **2.61 +- 0.26**, 22 of 31 metrics each, in key 85.9 / 85.6%. Worse: MuseGAN's 0.5 stays.
+Batch 64 (MuseGAN's; `voices --set train.batch_size=64`, the same 8,000 steps, so twice the segments seen; seeds 0
+and 2 side by side, ~67 min, the same Zen 5, 2026-12-07): a larger batch steadies each update, and the seeds' spread
+is what stands in the way. Validation went apart: seed 0's best valid FD 17.62 (step 4,000; 10.07 at batch 32), seed
+2's 10.91 (step 7,000; its best yet, 16.05 at batch 32); test FD 9.37 and 11.56, under five classifiers
+**2.65 +- 0.58** and **3.56 +- 0.58** (batch 32: 2.01 and 2.75), 19 and 22 of 31 metrics, in key 85.5 / 86.2%.
+Worse on test, and seed 2's best validation score led to its worst test score: batch 32 stays.
 The first run (2026-12-01, the Intel Xeon, loaded, 700 steps) stood at FD 38.7x and 5 of 31
 metrics: it was far from converged, not the model's limit.
 Tries (200-1,000 steps, 2026-12-01): bce (the critic reading probabilities, or straight-through
