@@ -20,15 +20,21 @@ from musicjax.allocator import keep_freed_memory
 MALLOC = keep_freed_memory()
 
 
-def interleaved(fns: dict, warmup: int, steps: int) -> dict:
+def interleaved(fns: dict, warmup: int, steps: int, settle: int = 0) -> dict:
     """Median seconds per call of each function, calls alternating between them so every side
-    sees the same machine state."""
+    sees the same machine state. With `settle` > 0 each turn first makes that many untimed calls:
+    after a PyTorch call its OpenMP threads keep spinning for a while, and a call of a few ms that
+    starts then runs on contended cores (one fused LSTM layer's forward, 6.6 ms alone, took 11-12.7
+    ms right after `nn.LSTM`'s on the 2-core AMD EPYC Zen 5, 2026-12-07; an 85 ms MusicVAE step
+    moved by less than the noise)."""
     for _ in range(warmup):
         for f in fns.values():
             f()
     times = {k: [] for k in fns}
     for _ in range(steps):
         for k, f in fns.items():
+            for _ in range(settle):
+                f()
             t = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t)
