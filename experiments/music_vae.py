@@ -23,6 +23,13 @@ hierarchical one 16 per bar, bars in parallel). `musicjax bench music_vae` on th
 goal met there) and 1.714 vs 1.852 s (1.08x).
 On a 2-core AMD EPYC Zen 5 (AVX-512; idle, kept allocator, 2026-12-07;
 benchmarks/results_music_vae_zen5.json): 0.0905 vs 0.0730 s (0.807x) and 0.627 vs 0.509 s (0.811x).
+Again 2026-12-07 (stop 34): 0.0904 vs 0.0756 s (0.835x), 0.623 vs 0.498 s (0.80x); each side timed alone
+in one process, 86.9 vs 69.3 ms (0.80x): the interleaving is not what loses. Where it goes: `musicjax bench
+lstm_layer` (one layer of this size): our recurrent products run 1.5-1.7x PyTorch's torch.mm loop, yet the
+layer's forward + backward is 0.75x oneDNN's fused RNN primitive (24.0 vs 18.0 ms), which runs the whole
+layer as one kernel at ~340 GFLOP/s; XLA runs it as separate ops. Reaching 1.0x here would take a fused
+LSTM kernel (a custom call), not a rearrangement: a transposed-weight backward for the input projections
+(as the Transformer's Dense) measured 83.4 vs 83.2 and 86.1 vs 87.2 ms in two orders (no gain).
 
 Measured 2026-12-01 on the project's 2-core x86_64 CPU (AVX-512) while other jobs kept its load
 average at 10-13 (so wall times are 3-5x an idle machine's):
