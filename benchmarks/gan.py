@@ -323,6 +323,8 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="fewer timed steps (5), bce only")
     p.add_argument("--steps", type=int, default=None, help="timed steps per side (default 20; --quick 5)")
     p.add_argument("--losses", default=None, help="comma-separated: bce, wgan_gp (default both; --quick bce)")
+    p.add_argument("--settle", type=int, default=0,
+                   help="untimed calls of a side before each timed one (default 0; see common.interleaved)")
     args = p.parse_args(argv)
     require_torch()
     import torch
@@ -331,7 +333,7 @@ def main(argv=None) -> dict:
     steps = args.steps or (5 if args.quick else 20)
     losses = (args.losses or ("bce" if args.quick else "bce,wgan_gp")).split(",")
     result = {"benchmark": "gan", "sizes": {k: v for k, v in s.items()}, "environment": environment(),
-              "timed_steps": steps, "peak_matmul_gflops": round(peak_matmul_gflops(), 1), "train_step": {},
+              "timed_steps": steps, "settle": args.settle, "peak_matmul_gflops": round(peak_matmul_gflops(), 1), "train_step": {},
               "unsupported": {}}
     for loss in losses:
         fns, params = {}, {}
@@ -343,7 +345,7 @@ def main(argv=None) -> dict:
                 emit(f"torch_{formulation}_{loss}", {"unsupported": reason})
                 continue
             fns[f"torch_{formulation}"], params[f"torch_{formulation}"] = side
-        med = interleaved(fns, warmup=3, steps=steps)
+        med = interleaved(fns, warmup=3, steps=steps, settle=args.settle)
         row = {"n_critic": LOSSES[loss][0], "parameters": params,
                **{f"{k}_step_s": round(v, 4) for k, v in med.items()}}
         for k in med:

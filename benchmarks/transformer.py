@@ -216,13 +216,15 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer timed steps (6), float32 only, sampling at batch 1")
     p.add_argument("--steps", type=int, default=None)
+    p.add_argument("--settle", type=int, default=0,
+                   help="untimed calls of a side before each timed one (default 0; see common.interleaved)")
     args = p.parse_args(argv)
     require_torch()
     steps = args.steps or (6 if args.quick else 15)
     result = {"benchmark": "transformer",
               "sizes": {"vocab": VOCAB, "width": WIDTH, "layers": LAYERS, "heads": HEADS, "ff": FF, "batch": BATCH,
                         "length": LENGTH, "max_distance": MAX_DISTANCE, "sample_steps": SAMPLE_STEPS},
-              "environment": environment(), "timed_steps": steps, "train": {}, "unsupported": {}}
+              "environment": environment(), "timed_steps": steps, "settle": args.settle, "train": {}, "unsupported": {}}
     sampler_sides = None
     for precision in ("float32",) if args.quick else ("float32", "bfloat16"):
         jax_run = jax_side(precision)
@@ -232,7 +234,7 @@ def main(argv=None) -> dict:
             result["unsupported"][f"torch_{precision}"] = reason
         else:
             fns["torch"] = torch_run[0]
-        med = interleaved(fns, warmup=2, steps=steps)
+        med = interleaved(fns, warmup=2, steps=steps, settle=args.settle)
         row = {"jax_tokens_per_s": round(BATCH * LENGTH / med["jax"]), "jax_step_s": round(med["jax"], 4)}
         if "torch" in med:
             row.update(torch_tokens_per_s=round(BATCH * LENGTH / med["torch"]), torch_step_s=round(med["torch"], 4),
@@ -249,7 +251,7 @@ def main(argv=None) -> dict:
         emit("twin_max_abs_logit_diff", result["twin_max_abs_logit_diff"])
         for batch in (1,) if args.quick else (1, 16):
             med = interleaved({"jax": jax_sampler(jmodel, jparams, batch), "torch": torch_sampler(tmodel, batch)},
-                              warmup=1, steps=3 if args.quick else 5)
+                              warmup=1, steps=3 if args.quick else 5, settle=args.settle)
             row = {"jax_s": round(med["jax"], 3), "torch_s": round(med["torch"], 3),
                    "ratio_jax_over_torch": round(med["torch"] / med["jax"], 2)}
             result["sample_512"][f"batch_{batch}"] = row
