@@ -56,6 +56,19 @@ def split_segments(segments, num_steps: int):
     return tuple((int(start), steps, prepare) for start, (steps, prepare) in zip(starts, segments))
 
 
+def scan_segments(step, carry, segments, num_steps: int, xs, with_cache):
+    """`lax.scan(step, carry, xs(start, steps))` over the model steps 1..num_steps - 1, one scan per
+    segment of `split_segments(segments, num_steps)`, each segment's `prepare` first applied to the
+    cache inside the carry by `with_cache(carry, prepare)`. Returns (carry, [each scan's outputs])."""
+    outputs = []
+    for start, steps, prepare in split_segments(segments, num_steps):
+        if prepare is not None:
+            carry = with_cache(carry, prepare)
+        carry, out = jax.lax.scan(step, carry, xs(start, steps))
+        outputs.append(out)
+    return carry, outputs
+
+
 def _draw(logits, noise, temperature, top_k, top_p):
     """logits [B, V], Gumbel noise [B, V] -> tokens [B] int32: a filtered sample (the argmax of the
     filtered logits plus the noise, as `jax.random.categorical` draws), or the argmax where
@@ -94,7 +107,6 @@ def decode(step_fn, logits, cache, key, *, num_steps: int, temperature=1.0, top_
     # The first token is drawn outside the scan so that each step ends with a draw, and the model
     # is not run once more on the last token for logits nobody reads.
     token, done = draw(logits, noise(jnp.zeros(1, jnp.int32))[0], jnp.zeros(logits.shape[:1], bool))
-    tokens = [token[:, None]]
 
     def step(carry, noise):
         token, cache, done = carry
@@ -102,12 +114,10 @@ def decode(step_fn, logits, cache, key, *, num_steps: int, temperature=1.0, top_
         token, done = draw(logits, noise, done)
         return (token, cache, done), token
 
-    for start, steps, prepare in split_segments(segments, num_steps):
-        cache = cache if prepare is None else prepare(cache)
-        (token, cache, done), drawn = jax.lax.scan(step, (token, cache, done),
-                                                   noise(jnp.arange(start, start + steps)))
-        tokens.append(drawn.T)
-    return jnp.concatenate(tokens, axis=1)
+    _, drawn = scan_segments(step, (token, cache, done), segments, num_steps,
+                             lambda start, steps: noise(jnp.arange(start, start + steps)),
+                             lambda carry, prepare: (carry[0], prepare(carry[1]), carry[2]))
+    return jnp.concatenate([token[:, None]] + [d.T for d in drawn], axis=1)
 
 
 def _length_penalty(length, alpha):
@@ -178,10 +188,9 @@ def beam_search(step_fn, logits, cache, *, beam_size: int, num_steps: int, eos: 
         logits, cache = step_fn(token, state[-1])
         return expand(state[:-1] + (cache,), logits, t), None
 
-    for start, steps, prepare in split_segments(segments, num_steps):
-        if prepare is not None:
-            state = state[:-1] + (prepare(state[-1]),)
-        (state, token), _ = jax.lax.scan(step, (state, token), jnp.arange(start, start + steps))
+    (state, _), _ = scan_segments(step, (state, token), segments, num_steps,
+                                  lambda start, steps: jnp.arange(start, start + steps),
+                                  lambda carry, prepare: (carry[0][:-1] + (prepare(carry[0][-1]),), carry[1]))
     tokens, log_probs, lengths, _, _ = state
     return tokens, log_probs, log_probs / _length_penalty(lengths, length_alpha)
 

@@ -31,7 +31,7 @@ from scipy.special import expit
 from musicjax.data.score import Metadata, Score
 from musicjax.models.polyphonic import FrameModel
 from musicjax.models.transformer import resize_cache
-from musicjax.sample.sampling import DECODE_COMPILER_OPTIONS, growth_segments, split_segments
+from musicjax.sample.sampling import DECODE_COMPILER_OPTIONS, growth_segments, scan_segments
 from musicjax.tasks.chorale_frames_data import (FrameSpec, marginal_nll, mean_of_answers, moved_back, pad_rows,
                                                 piece_frames, split_pieces, training_batch, transposed_frames,
                                                 with_previous)
@@ -243,12 +243,9 @@ def make(config) -> Task:
         # Each step feeds its frame: step t writes slot P + t, as the token sampler's step t + 1 does.
         segments = (growth_segments(resize_cache, model.max_len, prefix.shape[0], steps + 1)
                     if model.body == "transformer" else None)
-        carry, frames = (context[:, -1], state), []
-        for start, count, prepare in split_segments(segments, steps + 1):
-            last, state = carry
-            carry, drawn = jax.lax.scan(step, (last, state if prepare is None else prepare(state)),
-                                        jnp.arange(start - 1, start - 1 + count))
-            frames.append(drawn)
+        _, frames = scan_segments(step, (context[:, -1], state), segments, steps + 1,
+                                  lambda start, count: jnp.arange(start - 1, start - 1 + count),
+                                  lambda carry, prepare: (carry[0], prepare(carry[1])))
         if not frames:
             return jnp.zeros((num, 0, prefix.shape[1]), jnp.float32)
         return jnp.swapaxes(jnp.concatenate(frames), 0, 1)
