@@ -65,9 +65,7 @@ def train_key_classifier(classifier: SegmentClassifier, data: dict, bounds, step
 
 class Judge(NamedTuple):
     """The judging functions of one task (see `make_judge`)."""
-    metrics: Callable  # rolls -> every metric
     classify: Callable  # rolls, classifier seed -> (logits [N, 24], embedding [N, embed])
-    real_embedding: Callable  # split, classifier seed -> the real segments' embedding, real vs real
     judge: Callable  # generated rolls, split[, embedding] -> Fréchet distance, ratio, metric rows
     report: Callable  # {binarization: rolls}, split -> the full report with its Markdown table
 
@@ -207,4 +205,4 @@ def make_judge(spec: SegmentSpec, data: Callable, bounds: Callable, e) -> Judge:
                            f"{100 * stand_in['metrics_within_10pct']:.0f}%.{across}\n")
         return out
 
-    return Judge(metrics=metrics, classify=classify, real_embedding=real_embedding, judge=judge, report=report)
+    return Judge(classify=classify, judge=judge, report=report)
