@@ -41,6 +41,14 @@ def interleaved(fns: dict, warmup: int, steps: int, settle: int = 0) -> dict:
     return {k: statistics.median(v) for k, v in times.items()}
 
 
+def add_settle_argument(parser, default: int = 0, why: str = "") -> None:
+    """The `--settle N` option of a benchmark's parser (untimed calls before each timed one: see
+    `interleaved`)."""
+    parser.add_argument("--settle", type=int, default=default,
+                        help=f"untimed calls of a side before each timed one (default {default}{why}; "
+                             "see common.interleaved)")
+
+
 def peak_matmul_gflops(n: int = 2048, reps: int = 10) -> float:
     a = jax.random.normal(jax.random.key(0), (n, n), jnp.float32)
     f = jax.jit(lambda x: x @ x)

@@ -26,7 +26,8 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import emit, environment, interleaved, peak_matmul_gflops, require_torch, supported  # noqa: E402
+from common import (add_settle_argument, emit, environment, interleaved, peak_matmul_gflops,  # noqa: E402
+                    require_torch, supported)
 
 DENSITY = 0.03  # share of sounding pixels in the random real batches (the chorales': 4 voices / 48 pitches / ~2.8)
 
@@ -323,8 +324,7 @@ def main(argv=None) -> dict:
     p.add_argument("--quick", action="store_true", help="fewer timed steps (5), bce only")
     p.add_argument("--steps", type=int, default=None, help="timed steps per side (default 20; --quick 5)")
     p.add_argument("--losses", default=None, help="comma-separated: bce, wgan_gp (default both; --quick bce)")
-    p.add_argument("--settle", type=int, default=0,
-                   help="untimed calls of a side before each timed one (default 0; see common.interleaved)")
+    add_settle_argument(p)
     args = p.parse_args(argv)
     require_torch()
     import torch

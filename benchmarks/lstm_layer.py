@@ -20,7 +20,7 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import emit, environment, interleaved, require_torch  # noqa: E402
+from common import add_settle_argument, emit, environment, interleaved, require_torch  # noqa: E402
 
 T, B, I, H = 32, 64, 256, 256
 
@@ -75,9 +75,7 @@ def sides():
 def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--steps", type=int, default=31, help="timed calls per side (default 31)")
-    p.add_argument("--settle", type=int, default=1,
-                   help="untimed calls at each turn before the timed one (default 1: the calls here are a few ms, "
-                        "and the other framework's threads still spin; common.interleaved)")
+    add_settle_argument(p, 1, ": the calls here are a few ms, and the other framework's threads still spin")
     args = p.parse_args(argv)
     require_torch()
     result = {"benchmark": "lstm_layer", "environment": environment(), "timed_steps": args.steps, "settle": args.settle,

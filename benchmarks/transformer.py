@@ -25,7 +25,8 @@ import jax.numpy as jnp
 import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent))
-from common import emit, environment, interleaved, require_torch, supported, torch_train_step  # noqa: E402
+from common import (add_settle_argument, emit, environment, interleaved, require_torch, supported,  # noqa: E402
+                    torch_train_step)
 
 VOCAB, WIDTH, LAYERS, HEADS, FF, BATCH, LENGTH = 130, 256, 4, 8, 1024, 16, 256
 MAX_DISTANCE, SAMPLE_STEPS = 256, 512
@@ -216,8 +217,7 @@ def main(argv=None) -> dict:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="fewer timed steps (6), float32 only, sampling at batch 1")
     p.add_argument("--steps", type=int, default=None)
-    p.add_argument("--settle", type=int, default=0,
-                   help="untimed calls of a side before each timed one (default 0; see common.interleaved)")
+    add_settle_argument(p)
     args = p.parse_args(argv)
     require_torch()
     steps = args.steps or (6 if args.quick else 15)
